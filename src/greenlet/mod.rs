@@ -1,0 +1,706 @@
+//! Greenlets: `spawn`, [`Builder`], the [`Greenlet`] handle, [`JoinError`],
+//! and the stack pool they run on.
+//!
+//! This module owns a greenlet's typed side (its closure, then its result);
+//! the hub owns the scheduling side (`crate::hub::Header`). Both live in one
+//! allocation, so spawning costs one `malloc`.
+
+#![forbid(unsafe_code)]
+
+pub(crate) mod stack_pool;
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::num::NonZeroU64;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use corosensei::Coroutine;
+use corosensei::stack::DefaultStack;
+
+use crate::hub::{
+    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, TimerAction, WaitOn, Waker,
+    with_hub,
+};
+
+/// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
+///
+/// A stack costs address space, not memory: it is mapped once, reused through
+/// a per-thread pool, and only the pages a greenlet touches become resident
+/// (one 4 KiB page for a greenlet parked in `sleep`). So the default is sized
+/// for what users run in a greenlet rather than kept small: unoptimised
+/// builds, formatting and logging, panics with backtraces, and TLS or HTTP
+/// libraries all want tens of KiB, and an overflow stops the process (with a
+/// message naming the greenlet). The cost is virtual: 30,000 live greenlets
+/// reserve about 8 GiB of address space. Lower it with [`Builder::stack_size`]
+/// for greenlets known to run shallow code; raise it for deep recursion.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The largest stack a [`Builder`] accepts: 1 GiB.
+const MAX_STACK_SIZE: usize = 1 << 30;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A greenlet's identity: unique among all greenlets of the process, never reused.
+///
+/// # Examples
+///
+/// ```
+/// let a = greenlet::spawn(|| ());
+/// let b = greenlet::spawn(|| ());
+/// assert_ne!(a.id(), b.id());
+/// println!("spawned greenlet {}", a.id());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GreenletId(NonZeroU64);
+
+impl GreenletId {
+    fn next() -> GreenletId {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        GreenletId(NonZeroU64::new(id).expect("greenlet ids start at 1"))
+    }
+
+    /// The id as a number, for logs and metrics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| ());
+    /// assert!(g.id().as_u64() > 0);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for GreenletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for GreenletId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GreenletId({})", self.0)
+    }
+}
+
+/// Why [`Greenlet::join`] has no value: the greenlet panicked or was killed.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| -> u32 { panic!("boom") });
+/// let err = g.join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "greenlet panicked: boom");
+/// ```
+pub enum JoinError {
+    /// The greenlet panicked; this is the payload, as `std::thread` returns it.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The greenlet was killed with [`Greenlet::kill`] or [`killall`](crate::killall).
+    Killed,
+}
+
+impl JoinError {
+    /// True if the greenlet panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| panic!("boom"));
+    /// assert!(g.join().unwrap_err().is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// True if the greenlet was killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| greenlet::sleep(std::time::Duration::from_secs(60)));
+    /// g.kill();
+    /// assert!(g.join().unwrap_err().is_killed());
+    /// ```
+    pub fn is_killed(&self) -> bool {
+        matches!(self, JoinError::Killed)
+    }
+
+    /// The panic payload, to pass on with [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// If the greenlet was killed rather than panicking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| panic!("boom"));
+    /// let payload = g.join().unwrap_err().into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self {
+            JoinError::Panicked(payload) => payload,
+            JoinError::Killed => panic!("JoinError::into_panic called on a killed greenlet"),
+        }
+    }
+}
+
+/// The message of a panic payload, if it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "Box<dyn Any>"
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(payload) => {
+                f.debug_tuple("Panicked").field(&panic_message(&**payload)).finish()
+            }
+            JoinError::Killed => f.write_str("Killed"),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(payload) => {
+                write!(f, "greenlet panicked: {}", panic_message(&**payload))
+            }
+            JoinError::Killed => f.write_str("greenlet was killed"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// A handle to a greenlet: join it, wait for it, or kill it.
+///
+/// Dropping the handle detaches the greenlet, which runs on (as with
+/// `std::thread::JoinHandle`). A greenlet stays on the thread that spawned it,
+/// so the handle is neither `Send` nor `Sync`:
+///
+/// ```compile_fail
+/// let g = greenlet::spawn(|| 1);
+/// std::thread::spawn(move || g.join());
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = greenlet::spawn(|| {
+///     greenlet::sleep(Duration::from_millis(10));
+///     6 * 7
+/// });
+/// assert!(!g.is_finished()); // greenlets run only while someone blocks
+/// assert_eq!(g.join().unwrap(), 42);
+/// ```
+pub struct Greenlet<T> {
+    cell: Rc<dyn Outcome<T>>,
+}
+
+/// A task whose result has type `T`.
+trait Outcome<T>: Task {
+    /// The result, once the greenlet has finished; `None` before, or if taken.
+    fn take_result(&self) -> Option<Result<T, JoinError>>;
+}
+
+impl<T> Greenlet<T> {
+    fn header(&self) -> &Header {
+        self.cell.header()
+    }
+
+    /// The greenlet's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| ());
+    /// println!("{}", g.id());
+    /// ```
+    pub fn id(&self) -> GreenletId {
+        GreenletId(NonZeroU64::new(self.header().id()).expect("greenlets have nonzero ids"))
+    }
+
+    /// The name given with [`Builder::name`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().name("worker").spawn(|| ()).unwrap();
+    /// assert_eq!(g.name(), Some("worker"));
+    /// assert_eq!(greenlet::spawn(|| ()).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.header().name()
+    }
+
+    /// True once the greenlet has run to the end, panicked, or been killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| ());
+    /// assert!(!g.is_finished());
+    /// greenlet::yield_now();
+    /// assert!(g.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.header().state.get() == State::Finished
+    }
+
+    /// Kills the greenlet (gevent's `kill(block=False)`): it does not wait.
+    ///
+    /// - A greenlet parked in a blocking call unwinds from that call the next
+    ///   time the hub runs, so its destructors run (sockets close, guards
+    ///   release). A greenlet that is runnable unwinds at its next switch point.
+    /// - A greenlet that has not started never runs; its closure is dropped now.
+    /// - A finished greenlet is left as it is.
+    /// - A greenlet that kills itself unwinds at once.
+    ///
+    /// [`join`](Greenlet::join) then returns `Err(JoinError::Killed)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_secs(3600)));
+    /// greenlet::yield_now(); // let it start and park in sleep
+    /// g.kill();
+    /// assert!(g.join().unwrap_err().is_killed());
+    /// ```
+    pub fn kill(&self) {
+        let task: TaskRef = self.cell.clone();
+        with_hub(|hub| hub.kill(&task));
+    }
+
+    /// Blocks until the greenlet finishes or `timeout` passes; true if it finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_millis(50)));
+    /// assert!(!g.wait_timeout(Duration::from_millis(5)));
+    /// assert!(g.wait_timeout(Duration::from_secs(5)));
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if self.is_finished() || timeout.is_zero() {
+            return self.is_finished();
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        with_hub(|hub| {
+            self.check_not_self(hub);
+            let waker = hub.current_waker();
+            self.header().joiners.borrow_mut().push(waker.clone());
+            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Wake(waker.clone())));
+            let _cleanup = StopWaiting {
+                header: self.header(),
+                waker,
+                timer,
+            };
+            hub.park(WaitOn::Join(self.header().id()));
+        });
+        self.is_finished()
+    }
+
+    /// Blocks until the greenlet finishes and returns what its closure
+    /// returned, or why it has no value.
+    ///
+    /// In the root context this runs the hub (every runnable greenlet) until
+    /// the greenlet is done; in a greenlet it parks the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::spawn(|| "done");
+    /// assert_eq!(g.join().unwrap(), "done");
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        if !self.is_finished() {
+            with_hub(|hub| {
+                self.check_not_self(hub);
+                while !self.is_finished() {
+                    let waker = hub.current_waker();
+                    self.header().joiners.borrow_mut().push(waker.clone());
+                    let _cleanup = StopWaiting {
+                        header: self.header(),
+                        waker,
+                        timer: None,
+                    };
+                    hub.park(WaitOn::Join(self.header().id()));
+                }
+            });
+        }
+        self.cell
+            .take_result()
+            .expect("a finished greenlet has its result until joined")
+    }
+
+    fn check_not_self(&self, hub: &crate::hub::Hub) {
+        if hub.current_id() == Some(self.header().id()) {
+            panic!("greenlet: a greenlet cannot wait for itself to finish");
+        }
+    }
+}
+
+impl<T> fmt::Debug for Greenlet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Greenlet")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Removes a joiner's waker (and its timer) when it stops waiting, however it stops.
+struct StopWaiting<'a> {
+    header: &'a Header,
+    waker: Waker,
+    timer: Option<crate::time::timers::TimerKey>,
+}
+
+impl Drop for StopWaiting<'_> {
+    fn drop(&mut self) {
+        self.header.joiners.borrow_mut().remove(&self.waker);
+        if let Some(timer) = self.timer {
+            with_hub(|hub| hub.cancel_timer(timer));
+        }
+    }
+}
+
+/// Configures a greenlet before spawning it, as `std::thread::Builder` does a thread.
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::Builder::new()
+///     .name("parser")
+///     .stack_size(64 * 1024)
+///     .spawn(|| 2 + 2)?;
+/// assert_eq!(g.join().unwrap(), 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the [`DEFAULT_STACK_SIZE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(g.join().unwrap(), 1);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet; the name shows in logs, panics, the deadlock
+    /// message and the stack-overflow message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = greenlet::Builder::new().name("poller").spawn(|| ()).unwrap();
+    /// assert_eq!(g.name(), Some("poller"));
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the usable stack size in bytes (rounded up to whole pages; a
+    /// guard page is added below it). See [`DEFAULT_STACK_SIZE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn depth(n: u64) -> u64 { if n == 0 { 0 } else { 1 + depth(std::hint::black_box(n - 1)) } }
+    ///
+    /// let g = greenlet::Builder::new().stack_size(8 << 20).spawn(|| depth(50_000)).unwrap();
+    /// assert_eq!(g.join().unwrap(), 50_000);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Spawns a greenlet with this configuration. It runs once the spawning
+    /// context blocks (see [`spawn`](crate::spawn)).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if the stack size is above 1 GiB. The stack itself is
+    /// mapped when the greenlet first runs; if that fails while other
+    /// greenlets hold stacks, the greenlet waits for one of them to finish,
+    /// and otherwise it finishes with a [`JoinError::Panicked`] that says why.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenlet::Builder::new().stack_size(usize::MAX).spawn(|| ()).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn spawn<F, T>(self, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        self.spawn_at(None, f)
+    }
+
+    /// As [`spawn`](Builder::spawn), but the greenlet becomes runnable only
+    /// after `delay` (see [`spawn_later`](crate::spawn_later)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let start = Instant::now();
+    /// let g = greenlet::Builder::new()
+    ///     .name("later")
+    ///     .spawn_later(Duration::from_millis(20), Instant::now)
+    ///     .unwrap();
+    /// assert!(g.join().unwrap() >= start + Duration::from_millis(20));
+    /// ```
+    pub fn spawn_later<F, T>(self, delay: Duration, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        // A delay too long to represent never comes: the greenlet stays pending.
+        let start_at = Instant::now().checked_add(delay);
+        match start_at {
+            Some(at) => self.spawn_at(Some(at), f),
+            None => self.spawn_at(Some(far_future()), f),
+        }
+    }
+
+    fn spawn_at<F, T>(self, start_at: Option<Instant>, f: F) -> io::Result<Greenlet<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        if stack_size > MAX_STACK_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("greenlet stack size {stack_size} is above the 1 GiB limit"),
+            ));
+        }
+        let cell = Rc::new(GreenletCell {
+            header: Header::new(GreenletId::next().as_u64(), self.name, stack_size),
+            body: RefCell::new(Body::Pending(f)),
+        });
+        let task: TaskRef = cell.clone();
+        with_hub(|hub| hub.spawn(task, start_at));
+        Ok(Greenlet { cell })
+    }
+}
+
+/// An instant so far ahead that it stands for "never" (about 30 years).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// A greenlet's allocation: the hub's header and the typed body.
+struct GreenletCell<F, T> {
+    header: Header,
+    body: RefCell<Body<F, T>>,
+}
+
+enum Body<F, T> {
+    /// Not started: the closure to run.
+    Pending(F),
+    Running,
+    Done(Result<T, JoinError>),
+    /// The result was taken by `join`.
+    Taken,
+}
+
+impl<F, T> Task for GreenletCell<F, T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn start(self: Rc<Self>, stack: DefaultStack) -> Coro {
+        Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
+            self.header.yielder.set(yielder);
+            let Body::Pending(f) = self.body.replace(Body::Running) else {
+                unreachable!("a greenlet starts once")
+            };
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            let result = outcome.map_err(|payload| self.header.join_error(payload));
+            self.body.replace(Body::Done(result));
+        })
+    }
+
+    fn cancel(&self) {
+        let closure = self.body.replace(Body::Done(Err(JoinError::Killed)));
+        drop(closure); // outside the borrow: its destructors may use the hub
+    }
+
+    fn fail_to_start(&self, error: io::Error) {
+        let message = format!(
+            "greenlet: cannot start {}: no stack of {} bytes could be mapped: {error}",
+            self.header.describe(),
+            self.header.owner.stack_size
+        );
+        let closure = self
+            .body
+            .replace(Body::Done(Err(JoinError::Panicked(Box::new(message)))));
+        drop(closure);
+    }
+}
+
+impl<F, T> Outcome<T> for GreenletCell<F, T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    fn take_result(&self) -> Option<Result<T, JoinError>> {
+        let mut body = self.body.borrow_mut();
+        match std::mem::replace(&mut *body, Body::Taken) {
+            Body::Done(result) => Some(result),
+            other => {
+                *body = other;
+                None
+            }
+        }
+    }
+}
+
+impl Header {
+    /// Turns what unwound out of a greenlet's closure into its `JoinError`,
+    /// logging a real panic with the greenlet's id and name.
+    fn join_error(&self, payload: Box<dyn Any + Send>) -> JoinError {
+        if payload.is::<Interrupted>() {
+            return JoinError::Killed;
+        }
+        log::error!(target: "greenlet", "{} panicked: {}", self.describe(), panic_message(&*payload));
+        JoinError::Panicked(payload)
+    }
+}
+
+/// Spawns a greenlet running `f` on this thread's hub and returns its handle.
+///
+/// The greenlet does not run yet: greenlets run while the spawning context
+/// blocks (in `join`, `sleep`, a queue, a socket, ...), as in gevent. Dropping
+/// the handle detaches it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let tasks: Vec<_> = [30, 10, 20]
+///     .into_iter()
+///     .map(|ms| greenlet::spawn(move || greenlet::sleep(Duration::from_millis(ms))))
+///     .collect();
+/// greenlet::joinall(tasks);
+/// assert!(start.elapsed() < Duration::from_millis(55)); // overlapped, not 60 ms
+/// ```
+pub fn spawn<F, T>(f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new()
+        .spawn(f)
+        .expect("the default stack size is valid")
+}
+
+/// Spawns a greenlet that becomes runnable only after `delay`.
+///
+/// Until then it holds no stack. Killing it before then means it never runs.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// let g = greenlet::spawn_later(Duration::from_millis(30), move || start.elapsed());
+/// assert!(g.join().unwrap() >= Duration::from_millis(30));
+/// ```
+pub fn spawn_later<F, T>(delay: Duration, f: F) -> Greenlet<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    Builder::new()
+        .spawn_later(delay, f)
+        .expect("the default stack size is valid")
+}
+
+/// Joins every greenlet, in order, and returns their results in that order.
+///
+/// # Examples
+///
+/// ```
+/// let gs = (1..=3).map(|i| greenlet::spawn(move || i * 10));
+/// let results: Vec<i32> = greenlet::joinall(gs).into_iter().map(Result::unwrap).collect();
+/// assert_eq!(results, [10, 20, 30]);
+/// ```
+pub fn joinall<T, I>(greenlets: I) -> Vec<Result<T, JoinError>>
+where
+    I: IntoIterator<Item = Greenlet<T>>,
+{
+    greenlets.into_iter().map(Greenlet::join).collect()
+}
+
+/// Kills every greenlet, then waits until all of them have finished.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let gs: Vec<_> = (0..3)
+///     .map(|_| greenlet::spawn(|| greenlet::sleep(Duration::from_secs(3600))))
+///     .collect();
+/// greenlet::yield_now();
+/// greenlet::killall(gs); // returns at once, not in an hour
+/// ```
+pub fn killall<T, I>(greenlets: I)
+where
+    I: IntoIterator<Item = Greenlet<T>>,
+{
+    let greenlets: Vec<Greenlet<T>> = greenlets.into_iter().collect();
+    for g in &greenlets {
+        g.kill();
+    }
+    for g in greenlets {
+        let _ = g.join();
+    }
+}

@@ -1,0 +1,532 @@
+//! The per-thread hub: the run queue, the timers, the poller, and the loop
+//! that drives them.
+//!
+//! There is one hub per OS thread, made on first use. It has no thread of its
+//! own: the loop runs on the root context's stack while the root is blocked
+//! (as gevent's main greenlet does), resuming greenlets one after another.
+//! A greenlet that blocks suspends back into the loop; waking it puts it at
+//! the back of the run queue. One turn of the loop:
+//!
+//! 1. run the greenlet at the front of the run queue until it switches out;
+//! 2. every [`CHECK_INTERVAL`] turns, and whenever the run queue is empty,
+//!    fire the expired timers and (if anything is registered) poll IO;
+//! 3. with nothing runnable, wait in `mio::Poll::poll` until the nearest
+//!    timer, or report a deadlock if nothing at all can wake the root.
+//!
+//! A switch makes no system call and no allocation.
+//!
+//! The hub must not call user code while it holds a `RefCell` borrow of its
+//! own state: user code may spawn, wake or kill, which borrows it again.
+
+mod task;
+
+pub(crate) use task::{
+    Coro, GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootTask, State, Suspend,
+    Task, TaskRef, WaitOn, Waker,
+};
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io;
+use std::panic;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corosensei::CoroutineResult;
+use slab::Slab;
+
+use crate::greenlet::stack_pool::{self, StackPool};
+use crate::sys;
+use crate::time::timers::{TimerKey, TimerQueue};
+
+/// Turns between checks of timers and IO while greenlets stay runnable: rare
+/// enough that a switch pays nothing for it, often enough that a busy hub
+/// still fires timers within microseconds.
+const CHECK_INTERVAL: u32 = 61;
+
+/// The token of the hub's cross-thread [`mio::Waker`].
+const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// What to do when a timer fires.
+pub(crate) enum TimerAction {
+    /// Wake a parked greenlet (a sleep, or the deadline of a timed wait).
+    Wake(Waker),
+    /// Unwind a greenlet out of whatever it is blocked in (`with_timeout`).
+    Interrupt(TaskRef, Interrupt),
+    /// Make a greenlet from `spawn_later` runnable.
+    Start(TaskRef),
+}
+
+pub(crate) struct Hub {
+    run_queue: RefCell<VecDeque<TaskRef>>,
+    /// The greenlet on the CPU; `None` while the root context runs.
+    current: RefCell<Option<TaskRef>>,
+    root: Rc<RootTask>,
+    timers: RefCell<TimerQueue<TimerAction>>,
+    /// Every greenlet that has been spawned and has not finished. The hub owns
+    /// them, so a detached greenlet parked on something dropped stays parked
+    /// (and shows up in the deadlock message) instead of being unwound by a drop.
+    tasks: RefCell<Slab<TaskRef>>,
+    stacks: RefCell<StackPool>,
+    stacks_in_use: Cell<usize>,
+    /// Greenlets that could not get a stack; each is started when one comes back.
+    waiting_for_stack: RefCell<VecDeque<TaskRef>>,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+    #[allow(dead_code)] // handed to other threads by the thread pool
+    waker: Arc<mio::Waker>,
+    /// IO sources registered with `poll`; while there are any, an empty run
+    /// queue is not a deadlock.
+    io_sources: Cell<usize>,
+    /// Work on other threads that will wake this hub through `waker`.
+    external_pending: Cell<usize>,
+    /// The loop is running (on the root's stack); a second root wait would nest it.
+    looping: Cell<bool>,
+    ticks: Cell<u32>,
+    switches: Cell<u64>,
+    next_timeout_id: Cell<u64>,
+    _signals: sys::ThreadSignals,
+}
+
+thread_local! {
+    static HUB: Hub = Hub::new();
+}
+
+/// Runs `f` with this thread's hub, creating the hub on first use.
+pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
+    HUB.with(f)
+}
+
+impl Hub {
+    fn new() -> Hub {
+        let poll = mio::Poll::new()
+            .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's poller: {e}"));
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's waker: {e}"));
+        Hub {
+            run_queue: RefCell::new(VecDeque::new()),
+            current: RefCell::new(None),
+            root: Rc::new(RootTask {
+                header: Header::new(ROOT_ID, None, 0),
+            }),
+            timers: RefCell::new(TimerQueue::new()),
+            tasks: RefCell::new(Slab::new()),
+            stacks: RefCell::new(StackPool::new()),
+            stacks_in_use: Cell::new(0),
+            waiting_for_stack: RefCell::new(VecDeque::new()),
+            poll: RefCell::new(poll),
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            waker: Arc::new(waker),
+            io_sources: Cell::new(0),
+            external_pending: Cell::new(0),
+            looping: Cell::new(false),
+            ticks: Cell::new(0),
+            switches: Cell::new(0),
+            next_timeout_id: Cell::new(0),
+            _signals: sys::init_thread(),
+        }
+    }
+
+    // ---- spawning -------------------------------------------------------
+
+    /// Adopts a new greenlet: runnable now, or at `start_at`.
+    pub(crate) fn spawn(&self, task: TaskRef, start_at: Option<Instant>) {
+        let header = task.header();
+        let key = self.tasks.borrow_mut().insert(task.clone());
+        header.slab_key.set(key);
+        match start_at {
+            None => self.run_queue.borrow_mut().push_back(task),
+            Some(deadline) => {
+                header.state.set(State::Pending);
+                self.add_timer(deadline, TimerAction::Start(task));
+            }
+        }
+    }
+
+    // ---- the current task ----------------------------------------------
+
+    /// The greenlet that is running, or the root context.
+    pub(crate) fn current_task(&self) -> TaskRef {
+        match &*self.current.borrow() {
+            Some(task) => task.clone(),
+            None => self.root.clone(),
+        }
+    }
+
+    /// The id of the running greenlet; `None` in the root context.
+    pub(crate) fn current_id(&self) -> Option<u64> {
+        self.current.borrow().as_ref().map(|t| t.header().id())
+    }
+
+    /// A waker for the current task's next park.
+    pub(crate) fn current_waker(&self) -> Waker {
+        let task = self.current_task();
+        let park = task.header().park_gen.get();
+        Waker { task, park }
+    }
+
+    // ---- switching ------------------------------------------------------
+
+    /// Blocks the current task until a [`Waker`] for it fires or it is
+    /// interrupted, in which case this unwinds (see [`Hub::raise_pending`]).
+    ///
+    /// Whoever may wake the task must hold its waker before this is called.
+    pub(crate) fn park(&self, what: WaitOn) {
+        let task = self.current_task();
+        let header = task.header();
+        raise_pending(header);
+        header.wait_on.set(what);
+        header.state.set(State::Parked);
+        if header.is_root() {
+            self.run_until_root_runs();
+        } else {
+            suspend(header, Suspend::Park);
+        }
+        raise_pending(header);
+    }
+
+    /// Lets every other runnable greenlet run once, then returns.
+    pub(crate) fn yield_now(&self) {
+        let task = self.current_task();
+        let header = task.header();
+        if header.is_root() {
+            header.state.set(State::Runnable);
+            self.run_queue.borrow_mut().push_back(task.clone());
+            self.run_until_root_runs();
+        } else {
+            suspend(header, Suspend::Yield);
+        }
+        raise_pending(header);
+    }
+
+    /// Makes the parked task runnable, if `waker` is still for its current park.
+    pub(crate) fn wake(&self, waker: &Waker) {
+        let header = waker.task.header();
+        if header.state.get() == State::Parked && header.park_gen.get() == waker.park {
+            self.make_runnable(waker.task.clone());
+        }
+    }
+
+    fn make_runnable(&self, task: TaskRef) {
+        let header = task.header();
+        header.park_gen.set(header.park_gen.get().wrapping_add(1));
+        header.state.set(State::Runnable);
+        self.run_queue.borrow_mut().push_back(task);
+    }
+
+    /// Asks `task` to unwind from its blocking call; it does at its next
+    /// switch point, at once if it is parked.
+    pub(crate) fn interrupt(&self, task: &TaskRef, interrupt: Interrupt) {
+        let header = task.header();
+        if header.state.get() == State::Finished {
+            return;
+        }
+        let merged = match header.interrupt.get() {
+            Some(pending) => pending.merge(interrupt),
+            None => interrupt,
+        };
+        header.interrupt.set(Some(merged));
+        if header.state.get() == State::Parked && header.wait_on.get() != WaitOn::Stack {
+            self.make_runnable(task.clone());
+        }
+    }
+
+    /// `Greenlet::kill`: see the crate docs for what happens in each state.
+    pub(crate) fn kill(&self, task: &TaskRef) {
+        let header = task.header();
+        match header.state.get() {
+            State::Finished => {}
+            _ if !header.started.get() => {
+                task.cancel();
+                self.retire(task);
+            }
+            State::Running => {
+                header.interrupt.set(Some(Interrupt::Kill));
+                raise_pending(header);
+            }
+            _ => self.interrupt(task, Interrupt::Kill),
+        }
+    }
+
+    // ---- timers -----------------------------------------------------------
+
+    pub(crate) fn add_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, action)
+    }
+
+    /// Cancels a timer that has not fired; dropping its action outside the borrow.
+    pub(crate) fn cancel_timer(&self, key: TimerKey) {
+        let action = self.timers.borrow_mut().cancel(key);
+        drop(action);
+    }
+
+    pub(crate) fn next_timeout_id(&self) -> u64 {
+        let id = self.next_timeout_id.get() + 1;
+        self.next_timeout_id.set(id);
+        id
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let action = self.timers.borrow_mut().pop_expired(now);
+            match action {
+                None => break,
+                Some(TimerAction::Wake(waker)) => self.wake(&waker),
+                Some(TimerAction::Interrupt(task, interrupt)) => self.interrupt(&task, interrupt),
+                Some(TimerAction::Start(task)) => {
+                    if task.header().state.get() == State::Pending {
+                        self.make_runnable(task);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- the loop ---------------------------------------------------------
+
+    /// Runs greenlets until the root context is at the front of the run queue.
+    fn run_until_root_runs(&self) {
+        if self.looping.replace(true) {
+            self.root.header.state.set(State::Running);
+            panic!(
+                "greenlet: a blocking call was made from inside the hub (in a destructor or \
+                 callback the hub was running); make it from a greenlet instead"
+            );
+        }
+        let _looping = ResetOnDrop(&self.looping);
+        loop {
+            let next = self.run_queue.borrow_mut().pop_front();
+            match next {
+                Some(task) if task.header().is_root() => break,
+                Some(task) => {
+                    self.run(task);
+                    let ticks = self.ticks.get().wrapping_add(1);
+                    self.ticks.set(ticks);
+                    if ticks % CHECK_INTERVAL == 0 {
+                        self.check_events(false);
+                    }
+                }
+                None => self.check_events(true),
+            }
+        }
+        self.root.header.state.set(State::Running);
+    }
+
+    /// Resumes `task` until it switches out, then files it by what it asked for.
+    fn run(&self, task: TaskRef) {
+        let header = task.header();
+        if header.state.get() == State::Finished {
+            return; // killed before it started: a stale queue entry
+        }
+        if !header.started.get() && !self.start(&task) {
+            return;
+        }
+        header.state.set(State::Running);
+        self.switches.set(self.switches.get() + 1);
+        let previous = self.current.replace(Some(task));
+        debug_assert!(previous.is_none(), "the hub resumed a greenlet from a greenlet");
+        let result = {
+            let current = self.current.borrow();
+            let header = current.as_ref().expect("set above").header();
+            let _running = sys::RunningGuard::enter(&header.owner);
+            let mut coroutine = header.coroutine.borrow_mut();
+            coroutine.as_mut().expect("a started greenlet has a coroutine").resume(())
+        };
+        let task = self.current.take().expect("set above");
+        match result {
+            CoroutineResult::Yield(Suspend::Yield) => {
+                task.header().state.set(State::Runnable);
+                self.run_queue.borrow_mut().push_back(task);
+            }
+            CoroutineResult::Yield(Suspend::Park) => {} // its wakers hold it
+            CoroutineResult::Return(()) => self.finish(task),
+        }
+    }
+
+    /// Gives a greenlet its stack and coroutine; false if it cannot run yet.
+    fn start(&self, task: &TaskRef) -> bool {
+        let header = task.header();
+        let stack = self.stacks.borrow_mut().take(header.owner.stack_size);
+        match stack {
+            Ok(stack) => {
+                header.owner.guard_start.set(stack_pool::guard_start(&stack));
+                let coroutine = task.clone().start(stack);
+                *header.coroutine.borrow_mut() = Some(coroutine);
+                header.started.set(true);
+                self.stacks_in_use.set(self.stacks_in_use.get() + 1);
+                true
+            }
+            Err(error) if self.stacks_in_use.get() > 0 => {
+                log::debug!(target: "greenlet", "{} waits for a stack: {error}", header.describe());
+                header.wait_on.set(WaitOn::Stack);
+                header.state.set(State::Parked);
+                self.waiting_for_stack.borrow_mut().push_back(task.clone());
+                false
+            }
+            Err(error) => {
+                log::error!(target: "greenlet", "{} cannot start: no stack of {} bytes: {error}",
+                    header.describe(), header.owner.stack_size);
+                task.fail_to_start(error);
+                self.retire(task);
+                false
+            }
+        }
+    }
+
+    fn finish(&self, task: TaskRef) {
+        let header = task.header();
+        let coroutine = header.coroutine.borrow_mut().take().expect("it just returned");
+        self.stacks
+            .borrow_mut()
+            .give(header.owner.stack_size, coroutine.into_stack());
+        self.stacks_in_use.set(self.stacks_in_use.get() - 1);
+        self.retire(&task);
+        loop {
+            let waiting = self.waiting_for_stack.borrow_mut().pop_front();
+            match waiting {
+                Some(next) if next.header().state.get() == State::Parked => {
+                    self.make_runnable(next);
+                    break;
+                }
+                Some(_) => continue, // killed while it waited
+                None => break,
+            }
+        }
+    }
+
+    /// Marks a greenlet finished, drops the hub's hold on it and wakes its joiners.
+    fn retire(&self, task: &TaskRef) {
+        let header = task.header();
+        header.state.set(State::Finished);
+        let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
+        let joiners: Vec<Waker> = header.joiners.borrow_mut().take_all().collect();
+        for joiner in &joiners {
+            self.wake(joiner);
+        }
+        drop(removed);
+    }
+
+    /// Fires due timers and polls IO. With `block`, and nothing runnable,
+    /// waits for the nearest timer or IO event.
+    fn check_events(&self, block: bool) {
+        if !self.timers.borrow().is_empty() {
+            self.fire_timers(Instant::now());
+        }
+        let idle = block && self.run_queue.borrow().is_empty();
+        if idle {
+            let deadline = self.timers.borrow().next_deadline();
+            if deadline.is_none() && self.io_sources.get() == 0 && self.external_pending.get() == 0 {
+                self.deadlock();
+            }
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            self.poll_io(timeout);
+            if !self.timers.borrow().is_empty() {
+                self.fire_timers(Instant::now());
+            }
+        } else if self.io_sources.get() > 0 || self.external_pending.get() > 0 {
+            self.poll_io(Some(Duration::ZERO));
+        }
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("greenlet: the hub's poll failed: {e}"),
+        }
+        // Nothing but the waker is registered yet; its wake-up needs no work.
+    }
+
+    /// Panics in the root context with the list of parked greenlets.
+    fn deadlock(&self) -> ! {
+        let root = &self.root.header;
+        root.state.set(State::Running);
+        root.park_gen.set(root.park_gen.get().wrapping_add(1));
+        let mut message =
+            String::from("greenlet: deadlock: this operation would block forever\n");
+        let _ = writeln!(message, "  the root context waits on {}", root.wait_on.get());
+        let mut parked: Vec<TaskRef> = self
+            .tasks
+            .borrow()
+            .iter()
+            .filter(|(_, t)| t.header().state.get() == State::Parked)
+            .map(|(_, t)| t.clone())
+            .collect();
+        parked.sort_by_key(|t| t.header().id());
+        for task in &parked {
+            let header = task.header();
+            let _ = writeln!(message, "  {} waits on {}", header.describe(), header.wait_on.get());
+        }
+        drop(parked);
+        panic!("{}", message.trim_end());
+    }
+
+    // ---- diagnostics -------------------------------------------------------
+
+    pub(crate) fn stats(&self) -> crate::Stats {
+        let tasks = self.tasks.borrow();
+        let count = |state| tasks.iter().filter(|(_, t)| t.header().state.get() == state).count();
+        crate::Stats {
+            alive: tasks.len(),
+            parked: count(State::Parked),
+            runnable: count(State::Runnable),
+            switches: self.switches.get(),
+            stacks_pooled: self.stacks.borrow().len(),
+        }
+    }
+}
+
+impl Drop for Hub {
+    /// Greenlets still alive when their thread ends are abandoned, as when a
+    /// gevent program exits: their coroutines are forgotten, not unwound,
+    /// because unwinding would run their destructors after the thread's other
+    /// thread-locals (this hub among them) are gone.
+    fn drop(&mut self) {
+        std::mem::forget(std::mem::take(self.tasks.get_mut()));
+        std::mem::forget(std::mem::take(self.run_queue.get_mut()));
+        std::mem::forget(std::mem::take(self.waiting_for_stack.get_mut()));
+        std::mem::forget(self.timers.get_mut().drain());
+    }
+}
+
+/// Switches from the running greenlet back to the hub.
+fn suspend(header: &Header, why: Suspend) {
+    let yielder = header.yielder.get();
+    debug_assert!(!yielder.is_null());
+    // SAFETY: `yielder` was set by the greenlet's coroutine body from the
+    // `&Yielder` corosensei passed it, which lives on that coroutine's stack
+    // for as long as the body runs. We are running inside that body: only the
+    // running greenlet parks or yields itself (the root takes the other branch
+    // in `park`/`yield_now`), so the body's frame, and the yielder, are live.
+    let yielder = unsafe { &*yielder };
+    yielder.suspend(why);
+}
+
+/// Unwinds the current task if an interrupt is pending for it.
+///
+/// Not while it is already unwinding (a destructor that blocks during a kill
+/// just blocks): a second panic there would abort the process. A kill stays
+/// pending and is raised again at the next switch point; a timeout is raised once.
+fn raise_pending(header: &Header) {
+    let Some(interrupt) = header.interrupt.get() else {
+        return;
+    };
+    if std::thread::panicking() {
+        return;
+    }
+    if interrupt != Interrupt::Kill {
+        header.interrupt.set(None);
+    }
+    panic::resume_unwind(Box::new(Interrupted(interrupt)));
+}
+
+struct ResetOnDrop<'a>(&'a Cell<bool>);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}

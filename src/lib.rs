@@ -1,0 +1,103 @@
+//! gevent's model in Rust: one scheduler per OS thread (the *hub*) runs
+//! stackful coroutines (*greenlets*) that switch whenever they would block.
+//!
+//! Code reads like plain blocking Rust, yet thousands of greenlets share one
+//! thread:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//!
+//! let start = Instant::now();
+//! let tasks: Vec<_> = [100, 300, 500]
+//!     .into_iter()
+//!     .map(|ms| greenlet::spawn(move || {
+//!         greenlet::sleep(Duration::from_millis(ms));
+//!         ms
+//!     }))
+//!     .collect();
+//! let done: Vec<u64> = greenlet::joinall(tasks).into_iter().map(Result::unwrap).collect();
+//! assert_eq!(done, [100, 300, 500]);
+//! assert!(start.elapsed() < Duration::from_millis(750)); // about 500 ms, not 900
+//! ```
+//!
+//! # The hub and the root context
+//!
+//! Each thread gets a hub the first time it uses greenlets; there is no
+//! runtime object to build. Code that is not in a greenlet (such as `main`)
+//! is the *root context*: when it makes a blocking call ([`Greenlet::join`],
+//! [`joinall`], [`sleep`], ...) it runs the hub until that call can return,
+//! as gevent's main greenlet does. So greenlets run only while someone blocks.
+//! Greenlets never leave the thread that spawned them ([`Greenlet`] is not
+//! `Send`).
+//!
+//! # Kill and timeouts
+//!
+//! [`Greenlet::kill`] and [`with_timeout`] unwind a greenlet out of the
+//! blocking call it is parked in, so its destructors run. A panicking greenlet
+//! is logged (target `greenlet`) and its panic returned by `join`; the hub and
+//! the other greenlets go on.
+//!
+//! # Diagnostics
+//!
+//! - If the root context blocks and nothing can ever wake it, the blocking
+//!   call panics with `greenlet: deadlock: this operation would block forever`
+//!   and the list of parked greenlets and what each waits on.
+//! - A greenlet that overflows its stack stops the process with a message
+//!   naming the greenlet and its stack size.
+//! - [`stats`] returns counts to log.
+
+#![deny(missing_docs, missing_debug_implementations)]
+#![warn(unreachable_pub)]
+
+mod greenlet;
+mod hub;
+mod sys;
+mod time;
+mod timeout;
+
+pub use greenlet::{
+    Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, joinall, killall, spawn,
+    spawn_later,
+};
+pub use time::{sleep, yield_now};
+pub use timeout::{Elapsed, with_timeout};
+
+/// Counts describing this thread's hub, from [`stats`].
+///
+/// # Examples
+///
+/// ```
+/// let g = greenlet::spawn(|| ());
+/// assert_eq!(greenlet::stats().alive, 1);
+/// g.join().unwrap();
+/// let stats = greenlet::stats();
+/// assert_eq!(stats.alive, 0);
+/// assert!(stats.switches >= 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Greenlets spawned and not finished.
+    pub alive: usize,
+    /// Greenlets parked in a blocking call.
+    pub parked: usize,
+    /// Greenlets waiting for their turn to run.
+    pub runnable: usize,
+    /// Times the hub has switched into a greenlet.
+    pub switches: u64,
+    /// Stacks kept for reuse by greenlets yet to start.
+    pub stacks_pooled: usize,
+}
+
+/// Counts describing this thread's hub: greenlets alive, parked and
+/// runnable, switches made, stacks pooled.
+///
+/// # Examples
+///
+/// ```
+/// let stats = greenlet::stats();
+/// println!("{} greenlets alive, {} switches", stats.alive, stats.switches);
+/// ```
+pub fn stats() -> Stats {
+    hub::with_hub(|hub| hub.stats())
+}

@@ -1,0 +1,17 @@
+//! Everything that talks to the operating system directly; no other module
+//! calls libc.
+//!
+//! What a backend provides:
+//! - [`StackOwner`]: the identity of a greenlet and the guard page below its
+//!   stack, readable from a signal handler.
+//! - [`init_thread`]: once per process, a SIGSEGV/SIGBUS handler that reports a
+//!   greenlet's stack overflow by name and chains every other fault to the
+//!   handler that was there before (std's, which reports thread overflows);
+//!   once per thread, an alternate signal stack if the thread has none, kept
+//!   alive by the returned [`ThreadSignals`].
+//! - [`RunningGuard`]: tells the handler which greenlet is on the CPU.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;

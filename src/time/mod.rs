@@ -1,0 +1,87 @@
+//! Cooperative time: [`sleep`] and [`yield_now`].
+//!
+//! The timers themselves live in the hub (`timers::TimerQueue`); this module
+//! only parks the caller on one.
+
+#![forbid(unsafe_code)]
+
+pub(crate) mod timers;
+
+use std::time::{Duration, Instant};
+
+use crate::hub::{TimerAction, WaitOn, with_hub};
+
+/// Parks the current greenlet for at least `duration`; other greenlets run meanwhile.
+///
+/// In the root context it runs the hub for that long. `sleep(Duration::ZERO)`
+/// is [`yield_now`]. A kill or an expiring [`with_timeout`](crate::with_timeout)
+/// unwinds out of it. The hub's clock has millisecond resolution when it has to
+/// wait in the poller, so a sleep may last up to a millisecond longer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now();
+/// greenlet::sleep(Duration::from_millis(10));
+/// assert!(start.elapsed() >= Duration::from_millis(10));
+/// ```
+pub fn sleep(duration: Duration) {
+    if duration.is_zero() {
+        return yield_now();
+    }
+    let deadline = Instant::now().checked_add(duration);
+    with_hub(|hub| {
+        let Some(deadline) = deadline else {
+            // Too long to represent: only an interrupt ends it.
+            loop {
+                hub.park(WaitOn::Sleep);
+            }
+        };
+        let key = hub.add_timer(deadline, TimerAction::Wake(hub.current_waker()));
+        let _cancel = CancelTimer(key);
+        hub.park(WaitOn::Sleep);
+    });
+}
+
+/// Cancels a sleep's timer if the sleep ends early (killed or timed out).
+struct CancelTimer(timers::TimerKey);
+
+impl Drop for CancelTimer {
+    fn drop(&mut self) {
+        with_hub(|hub| hub.cancel_timer(self.0));
+    }
+}
+
+/// Lets every other runnable greenlet run once, then continues.
+///
+/// Greenlets switch only when they block; a greenlet that computes for a long
+/// time should call this now and then so that others (and timers) get a turn.
+/// In the root context it runs each runnable greenlet once.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let gs: Vec<_> = ["a", "b"]
+///     .into_iter()
+///     .map(|name| {
+///         let log = log.clone();
+///         greenlet::spawn(move || {
+///             for i in 0..2 {
+///                 log.borrow_mut().push(format!("{name}{i}"));
+///                 greenlet::yield_now();
+///             }
+///         })
+///     })
+///     .collect();
+/// greenlet::joinall(gs);
+/// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
+/// ```
+pub fn yield_now() {
+    with_hub(|hub| hub.yield_now());
+}

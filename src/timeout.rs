@@ -1,0 +1,111 @@
+//! [`with_timeout`] and [`Elapsed`]: gevent's `Timeout` as a scope.
+//!
+//! A timeout is a timer that, when it fires, interrupts the task that set it:
+//! the blocking call it is parked in unwinds up to the `with_timeout` that
+//! owns the timer, which returns `Err(Elapsed)`. Each scope has its own id, so
+//! nested timeouts fire only for themselves.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::hub::{Interrupt, Interrupted, TaskRef, TimerAction, with_hub};
+use crate::time::timers::TimerKey;
+
+/// The error of a [`with_timeout`] whose time ran out.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let err = greenlet::with_timeout(Duration::from_millis(1), || {
+///     greenlet::sleep(Duration::from_secs(10))
+/// })
+/// .unwrap_err();
+/// assert_eq!(err.to_string(), "timed out");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::ErrorKind::TimedOut.into()
+    }
+}
+
+/// Runs `f`, but if it is still blocked when `timeout` has passed, unwinds it
+/// from the blocking call and returns `Err(Elapsed)`.
+///
+/// Destructors on the way out run as for a panic, so guards release and
+/// sockets close. `f` is interrupted only where it blocks (sleep, join, IO,
+/// queues, locks, `yield_now`): a computation that never switches runs to its
+/// end. Works in the root context and in greenlets; nested timeouts each
+/// fire only for themselves.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slow = greenlet::with_timeout(Duration::from_millis(10), || {
+///     greenlet::sleep(Duration::from_secs(10));
+///     "finished"
+/// });
+/// assert!(slow.is_err());
+///
+/// let fast = greenlet::with_timeout(Duration::from_secs(10), || "finished");
+/// assert_eq!(fast, Ok("finished"));
+/// ```
+pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+    let Some(deadline) = Instant::now().checked_add(timeout) else {
+        return Ok(f()); // a timeout that never comes
+    };
+    let scope = with_hub(|hub| {
+        let id = hub.next_timeout_id();
+        let task = hub.current_task();
+        let timer = hub.add_timer(
+            deadline,
+            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(id)),
+        );
+        TimeoutScope { id, task, timer }
+    });
+    let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+    scope.end();
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(payload) => match payload.downcast_ref::<Interrupted>() {
+            Some(Interrupted(Interrupt::Timeout(id))) if *id == scope.id => Err(Elapsed(())),
+            _ => panic::resume_unwind(payload),
+        },
+    }
+}
+
+/// One `with_timeout`: its id, the task it guards and its timer.
+struct TimeoutScope {
+    id: u64,
+    task: TaskRef,
+    timer: TimerKey,
+}
+
+impl TimeoutScope {
+    /// Cancels the timer, and forgets a timeout that fired while the task was
+    /// runnable but that it never reached a switch point to raise.
+    fn end(&self) {
+        with_hub(|hub| hub.cancel_timer(self.timer));
+        let header = self.task.header();
+        if header.interrupt.get() == Some(Interrupt::Timeout(self.id)) {
+            header.interrupt.set(None);
+        }
+    }
+}
