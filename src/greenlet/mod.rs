@@ -167,9 +167,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JoinError::Panicked(payload) => {
-                f.debug_tuple("Panicked").field(&panic_message(&**payload)).finish()
-            }
+            JoinError::Panicked(payload) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(&**payload))
+                .finish(),
             JoinError::Killed => f.write_str("Killed"),
         }
     }
@@ -308,7 +309,7 @@ impl<T> Greenlet<T> {
         }
         let deadline = Instant::now().checked_add(timeout);
         with_hub(|hub| {
-            self.check_not_self(hub);
+            self.check_not_self();
             let waker = hub.current_waker();
             self.header().joiners.borrow_mut().push(waker.clone());
             let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Wake(waker.clone())));
@@ -337,7 +338,7 @@ impl<T> Greenlet<T> {
     pub fn join(self) -> Result<T, JoinError> {
         if !self.is_finished() {
             with_hub(|hub| {
-                self.check_not_self(hub);
+                self.check_not_self();
                 while !self.is_finished() {
                     let waker = hub.current_waker();
                     self.header().joiners.borrow_mut().push(waker.clone());
@@ -355,8 +356,8 @@ impl<T> Greenlet<T> {
             .expect("a finished greenlet has its result until joined")
     }
 
-    fn check_not_self(&self, hub: &crate::hub::Hub) {
-        if hub.current_id() == Some(self.header().id()) {
+    fn check_not_self(&self) {
+        if crate::hub::current_id() == Some(self.header().id()) {
             panic!("greenlet: a greenlet cannot wait for itself to finish");
         }
     }

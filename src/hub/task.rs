@@ -206,14 +206,18 @@ impl Joiners {
     pub(crate) fn remove(&mut self, waker: &Waker) {
         if self.first.as_ref().is_some_and(|w| w.is_for(waker)) {
             self.first = self.rest.pop();
-        } else {
+        } else if !self.rest.is_empty() {
             self.rest.retain(|w| !w.is_for(waker));
         }
     }
 
-    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Waker> + use<> {
-        let first = self.first.take();
-        first.into_iter().chain(std::mem::take(&mut self.rest))
+    pub(crate) fn wake_all(self, mut wake: impl FnMut(Waker)) {
+        if let Some(first) = self.first {
+            wake(first);
+        }
+        if !self.rest.is_empty() {
+            self.rest.into_iter().for_each(wake);
+        }
     }
 }
 

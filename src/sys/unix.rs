@@ -99,7 +99,11 @@ fn install(signal: libc::c_int) -> libc::sigaction {
     old
 }
 
-extern "C" fn handle_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn handle_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler, and
     // for SIGSEGV/SIGBUS si_addr is the faulting address.
     let address = unsafe { (*info).si_addr() } as usize;
@@ -160,7 +164,8 @@ unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut l
                 handler(signal, info, context);
             } else {
                 // SAFETY: without SA_SIGINFO the stored address is a plain handler.
-                let handler: extern "C" fn(libc::c_int) = unsafe { mem::transmute(previous.sa_sigaction) };
+                let handler: extern "C" fn(libc::c_int) =
+                    unsafe { mem::transmute(previous.sa_sigaction) };
                 handler(signal);
             }
         }
@@ -185,7 +190,10 @@ struct Buf {
 
 impl Buf {
     fn new() -> Buf {
-        Buf { bytes: [0; 512], len: 0 }
+        Buf {
+            bytes: [0; 512],
+            len: 0,
+        }
     }
 
     fn push(&mut self, s: &[u8]) {

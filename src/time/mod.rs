@@ -82,6 +82,7 @@ impl Drop for CancelTimer {
 /// greenlet::joinall(gs);
 /// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
 /// ```
+#[inline]
 pub fn yield_now() {
-    with_hub(|hub| hub.yield_now());
+    crate::hub::yield_now();
 }
