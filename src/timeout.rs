@@ -85,7 +85,10 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
     match outcome {
         Ok(value) => Ok(value),
         Err(payload) => match payload.downcast_ref::<Interrupted>() {
-            Some(Interrupted(Interrupt::Timeout(id))) if *id == scope.id => Err(Elapsed(())),
+            Some(Interrupted(Interrupt::Timeout(id))) if *id == scope.id => {
+                scope.task.header().unwinding.set(false); // the unwind ends here
+                Err(Elapsed(()))
+            }
             _ => panic::resume_unwind(payload),
         },
     }

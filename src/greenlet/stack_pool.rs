@@ -32,11 +32,10 @@ impl StackPool {
 
     /// Takes a pooled stack of `size` bytes, or maps a new one.
     pub(crate) fn take(&mut self, size: usize) -> io::Result<DefaultStack> {
-        if let Some((_, free)) = self.by_size.iter_mut().find(|(s, _)| *s == size) {
-            if let Some(stack) = free.pop() {
-                self.pooled -= 1;
-                return Ok(stack);
-            }
+        let free = self.by_size.iter_mut().find(|(s, _)| *s == size);
+        if let Some(stack) = free.and_then(|(_, free)| free.pop()) {
+            self.pooled -= 1;
+            return Ok(stack);
         }
         DefaultStack::new(size)
     }

@@ -82,6 +82,10 @@ pub(crate) struct Hub {
     external_pending: Cell<usize>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
+    /// Tasks parked while unwinding (in a destructor that blocks). While there
+    /// are any, `std::thread::panicking()` is true for every task on this
+    /// thread, so it no longer says whether the *current* one is unwinding.
+    parked_unwinding: Cell<usize>,
     /// Turns left before the next check of timers and IO.
     until_check: Cell<u32>,
     switches: Cell<u64>,
@@ -141,6 +145,7 @@ impl Hub {
             io_sources: Cell::new(0),
             external_pending: Cell::new(0),
             looping: Cell::new(false),
+            parked_unwinding: Cell::new(0),
             until_check: Cell::new(CHECK_INTERVAL),
             switches: Cell::new(0),
             next_timeout_id: Cell::new(0),
@@ -159,7 +164,8 @@ impl Hub {
             None => self.run_queue.borrow_mut().push_back(task),
             Some(deadline) => {
                 header.state.set(State::Pending);
-                self.add_timer(deadline, TimerAction::Start(task));
+                let timer = self.add_timer(deadline, TimerAction::Start(task.clone()));
+                header.start_timer.set(Some(timer));
             }
         }
     }
@@ -189,20 +195,40 @@ impl Hub {
     // ---- switching ------------------------------------------------------
 
     /// Blocks the current task until a [`Waker`] for it fires or it is
-    /// interrupted, in which case this unwinds (see [`Hub::raise_pending`]).
+    /// interrupted, in which case this unwinds (see `raise_pending`).
     ///
     /// Whoever may wake the task must hold its waker before this is called.
+    ///
+    /// A task that parks while unwinding (a destructor that blocks during a
+    /// kill or a panic) is not interrupted: a second unwind there would abort
+    /// the process. A kill stays pending for it.
     pub(crate) fn park(&self, what: WaitOn) {
         let header = self.current_header();
         raise_pending(header);
+        let unwinding = self.is_unwinding(header);
         header.wait_on.set(what);
         header.state.set(State::Parked);
+        self.parked_unwinding
+            .set(self.parked_unwinding.get() + usize::from(unwinding));
         if header.is_root() {
             self.run_until_root_runs();
         } else {
             suspend(header, Suspend::Park);
         }
+        self.parked_unwinding
+            .set(self.parked_unwinding.get() - usize::from(unwinding));
         raise_pending(header);
+    }
+
+    /// Whether the current task is unwinding. `thread::panicking()` is per
+    /// thread, so it is true for every task while one is parked mid-unwind;
+    /// the task's own flag (set when the hub raises an interrupt) decides then.
+    pub(crate) fn is_unwinding(&self, header: &Header) -> bool {
+        if !std::thread::panicking() {
+            header.unwinding.set(false); // any unwind of ours was caught
+            return false;
+        }
+        header.unwinding.get() || self.parked_unwinding.get() == 0
     }
 
     /// The root context's `yield_now`: runs every runnable greenlet once.
@@ -251,6 +277,9 @@ impl Hub {
         match header.state.get() {
             State::Finished => {}
             _ if !header.started.get() => {
+                if let Some(timer) = header.start_timer.take() {
+                    self.cancel_timer(timer);
+                }
                 task.cancel();
                 self.retire(task);
             }
@@ -288,6 +317,7 @@ impl Hub {
                 Some(TimerAction::Wake(waker)) => self.wake(&waker),
                 Some(TimerAction::Interrupt(task, interrupt)) => self.interrupt(&task, interrupt),
                 Some(TimerAction::Start(task)) => {
+                    task.header().start_timer.set(None);
                     if task.header().state.get() == State::Pending {
                         self.make_runnable(task);
                     }
@@ -310,20 +340,23 @@ impl Hub {
         let _looping = ResetOnDrop(&self.looping);
         loop {
             let next = self.run_queue.borrow_mut().pop_front();
-            match next {
-                Some(task) if task.header().is_root() => break,
-                Some(task) => {
-                    self.run(task);
-                    let until_check = self.until_check.get() - 1;
-                    if until_check == 0 {
-                        self.until_check.set(CHECK_INTERVAL);
-                        self.check_events(false);
-                    } else {
-                        self.until_check.set(until_check);
-                    }
-                }
-                None => self.check_events(true),
+            let Some(task) = next else {
+                self.check_events(true);
+                continue;
+            };
+            // Every turn counts, the root's too: a root that keeps yielding
+            // must still let timers fire.
+            let until_check = self.until_check.get() - 1;
+            if until_check == 0 {
+                self.until_check.set(CHECK_INTERVAL);
+                self.check_events(false);
+            } else {
+                self.until_check.set(until_check);
             }
+            if task.header().is_root() {
+                break;
+            }
+            self.run(task);
         }
         self.root.header.state.set(State::Running);
     }
@@ -591,14 +624,16 @@ fn raise_pending(header: &Header) {
     }
 }
 
+/// Unwinds the current task with `interrupt`, unless it is unwinding already.
 #[cold]
 fn raise(header: &Header, interrupt: Interrupt) {
-    if std::thread::panicking() {
+    if with_hub(|hub| hub.is_unwinding(header)) {
         return;
     }
     if interrupt != Interrupt::Kill {
         header.interrupt.set(None);
     }
+    header.unwinding.set(true);
     panic::resume_unwind(Box::new(Interrupted(interrupt)));
 }
 

@@ -15,6 +15,7 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 
 use crate::sys::StackOwner;
+use crate::time::timers::TimerKey;
 
 /// What a greenlet hands the hub when it switches out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,11 @@ pub(crate) struct Header {
     /// Bumped on every wake-up, so a [`Waker`] from an earlier park is inert.
     pub(crate) park_gen: Cell<u32>,
     pub(crate) interrupt: Cell<Option<Interrupt>>,
+    /// The hub raised an interrupt in this task and the unwind may still be
+    /// going on (cleared once `thread::panicking()` is false again).
+    pub(crate) unwinding: Cell<bool>,
+    /// The timer that starts a `spawn_later` greenlet, until it fires.
+    pub(crate) start_timer: Cell<Option<TimerKey>>,
     pub(crate) wait_on: Cell<WaitOn>,
     pub(crate) coroutine: RefCell<Option<Coro>>,
     /// Set when the coroutine starts; valid while it runs (see `Hub::suspend`).
@@ -138,6 +144,8 @@ impl Header {
             started: Cell::new(false),
             park_gen: Cell::new(0),
             interrupt: Cell::new(None),
+            unwinding: Cell::new(false),
+            start_timer: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
             coroutine: RefCell::new(None),
             yielder: Cell::new(std::ptr::null()),

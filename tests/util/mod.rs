@@ -1,0 +1,86 @@
+//! Helpers shared by the integration tests: destructor observers, an event
+//! log, and timing assertions that leave room for a noisy machine.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A sleep long enough that a test never waits for it to end.
+pub const LONG: Duration = Duration::from_secs(3600);
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A shared flag, set by whoever holds a clone.
+pub fn flag() -> Rc<Cell<bool>> {
+    Rc::new(Cell::new(false))
+}
+
+/// Sets its flag when dropped: shows that a destructor ran.
+pub struct DropFlag(pub Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// Adds one to its counter when dropped.
+pub struct DropCounter(pub Rc<Cell<usize>>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// An ordered record of events, shared between greenlets.
+#[derive(Clone, Default)]
+pub struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, event: impl Into<String>) {
+        self.0.borrow_mut().push(event.into());
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+/// Asserts `at_least <= elapsed < less_than`.
+#[track_caller]
+pub fn assert_elapsed(elapsed: Duration, at_least: Duration, less_than: Duration) {
+    assert!(
+        elapsed >= at_least && elapsed < less_than,
+        "took {elapsed:?}; expected at least {at_least:?} and less than {less_than:?}"
+    );
+}
+
+/// Runs the hub (sleeping 1 ms at a time) until `done` holds; fails after `limit`.
+#[track_caller]
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "the condition did not hold within {limit:?}"
+        );
+        greenlet::sleep(ms(1));
+    }
+}
+
+/// The text of a panic payload (a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        panic!("the panic payload is not a string")
+    }
+}
