@@ -38,6 +38,16 @@ use crate::hub::{
 /// message naming the greenlet). The cost is virtual: 30,000 live greenlets
 /// reserve about 8 GiB of address space. Lower it with [`Builder::stack_size`]
 /// for greenlets known to run shallow code; raise it for deep recursion.
+///
+/// # Examples
+///
+/// ```
+/// let big = greenlet::Builder::new()
+///     .stack_size(4 * greenlet::DEFAULT_STACK_SIZE)
+///     .spawn(|| "deep work")
+///     .unwrap();
+/// assert_eq!(big.join().unwrap(), "deep work");
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// The largest stack a [`Builder`] accepts: 1 GiB.
