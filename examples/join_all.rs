@@ -22,7 +22,9 @@ fn main() {
 
     println!("start all ten, then join them all:");
     let start = Instant::now();
-    let workers: Vec<_> = (0..10).map(|i| greenlet::spawn(move || worker(i))).collect();
+    let workers: Vec<_> = (0..10)
+        .map(|i| greenlet::spawn(move || worker(i)))
+        .collect();
     for result in greenlet::joinall(workers) {
         result.expect("a worker failed");
     }
@@ -31,10 +33,18 @@ fn main() {
     println!("join each right after starting it:");
     let start = Instant::now();
     for i in 0..10 {
-        greenlet::spawn(move || worker(i)).join().expect("a worker failed");
+        greenlet::spawn(move || worker(i))
+            .join()
+            .expect("a worker failed");
     }
     let one_by_one = start.elapsed();
 
-    println!("started together: {:.2} s (the longest worker)", together.as_secs_f64());
-    println!("joined one by one: {:.2} s (the sum of all workers)", one_by_one.as_secs_f64());
+    println!(
+        "started together: {:.2} s (the longest worker)",
+        together.as_secs_f64()
+    );
+    println!(
+        "joined one by one: {:.2} s (the sum of all workers)",
+        one_by_one.as_secs_f64()
+    );
 }

@@ -7,7 +7,10 @@
 use std::time::{Duration, Instant};
 
 fn task(name: &'static str, seconds: u64, start: Instant) -> &'static str {
-    println!("[{:>5.2}s] {name} starts, sleeping {seconds} s", start.elapsed().as_secs_f64());
+    println!(
+        "[{:>5.2}s] {name} starts, sleeping {seconds} s",
+        start.elapsed().as_secs_f64()
+    );
     greenlet::sleep(Duration::from_secs(seconds));
     println!("[{:>5.2}s] {name} ends", start.elapsed().as_secs_f64());
     name

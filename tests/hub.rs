@@ -114,12 +114,11 @@ fn a_greenlet_spawned_by_a_greenlet_runs_only_once_its_parent_blocks() {
     assert_eq!(parent.join().unwrap(), (false, true));
 }
 
-#[test]
-fn yield_now_switches_round_robin_between_greenlets() {
-    let log = Log::default();
-    let gs: Vec<_> = ["a", "b", "c"]
-        .into_iter()
-        .map(|name| {
+/// Greenlets that each log `{name}{round}` and yield, three rounds.
+fn yielders(log: &Log, names: &[&'static str]) -> Vec<Greenlet<()>> {
+    names
+        .iter()
+        .map(|&name| {
             let log = log.clone();
             spawn(move || {
                 for i in 0..3 {
@@ -128,7 +127,13 @@ fn yield_now_switches_round_robin_between_greenlets() {
                 }
             })
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn yield_now_switches_round_robin_between_greenlets() {
+    let log = Log::default();
+    let gs = yielders(&log, &["a", "b", "c"]);
     joinall(gs);
     assert_eq!(
         log.entries(),
@@ -139,18 +144,7 @@ fn yield_now_switches_round_robin_between_greenlets() {
 #[test]
 fn yield_now_in_the_root_runs_each_runnable_greenlet_once() {
     let log = Log::default();
-    let gs: Vec<_> = ["a", "b"]
-        .into_iter()
-        .map(|name| {
-            let log = log.clone();
-            spawn(move || {
-                for i in 0..3 {
-                    log.push(format!("{name}{i}"));
-                    yield_now();
-                }
-            })
-        })
-        .collect();
+    let gs = yielders(&log, &["a", "b"]);
     yield_now();
     assert_eq!(log.entries(), ["a0", "b0"]);
     yield_now();
