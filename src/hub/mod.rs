@@ -271,7 +271,7 @@ impl Hub {
         }
     }
 
-    /// `Greenlet::kill`: see the crate docs for what happens in each state.
+    /// `Greenlet::kill`: see its docs for what happens in each state.
     pub(crate) fn kill(&self, task: &TaskRef) {
         let header = task.header();
         match header.state.get() {
