@@ -26,6 +26,7 @@ use crate::hub::{
     Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, TimerAction, WaitOn, Waker,
     with_hub,
 };
+use crate::time::CancelTimer;
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
 ///
@@ -322,7 +323,8 @@ impl<T> Greenlet<T> {
             self.check_not_self();
             let waker = hub.current_waker();
             self.header().joiners.borrow_mut().push(waker.clone());
-            let timer = deadline.map(|d| hub.add_timer(d, TimerAction::Wake(waker.clone())));
+            let timer =
+                deadline.map(|d| CancelTimer(hub.add_timer(d, TimerAction::Wake(waker.clone()))));
             let _cleanup = StopWaiting {
                 header: self.header(),
                 waker,
@@ -383,19 +385,18 @@ impl<T> fmt::Debug for Greenlet<T> {
     }
 }
 
-/// Removes a joiner's waker (and its timer) when it stops waiting, however it stops.
+/// Removes a joiner's waker (and, through `CancelTimer`, its timer) when it
+/// stops waiting, however it stops.
 struct StopWaiting<'a> {
     header: &'a Header,
     waker: Waker,
-    timer: Option<crate::time::timers::TimerKey>,
+    #[allow(dead_code)] // held for its Drop
+    timer: Option<CancelTimer>,
 }
 
 impl Drop for StopWaiting<'_> {
     fn drop(&mut self) {
         self.header.joiners.borrow_mut().remove(&self.waker);
-        if let Some(timer) = self.timer {
-            with_hub(|hub| hub.cancel_timer(timer));
-        }
     }
 }
 

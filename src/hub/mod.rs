@@ -266,7 +266,9 @@ impl Hub {
             None => interrupt,
         };
         header.interrupt.set(Some(merged));
-        if header.state.get() == State::Parked && header.wait_on.get() != WaitOn::Stack {
+        // Only greenlets that never started wait for a stack, and `kill`
+        // retires those itself, so a parked task here waits on a waker.
+        if header.state.get() == State::Parked {
             self.make_runnable(task.clone());
         }
     }

@@ -45,8 +45,9 @@ pub fn sleep(duration: Duration) {
     });
 }
 
-/// Cancels a sleep's timer if the sleep ends early (killed or timed out).
-struct CancelTimer(timers::TimerKey);
+/// Cancels a timer when dropped, however the wait it bounds ends (a no-op
+/// if it has fired).
+pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
 
 impl Drop for CancelTimer {
     fn drop(&mut self) {
