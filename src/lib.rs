@@ -49,11 +49,17 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+pub mod event;
 mod greenlet;
 mod hub;
+pub mod local;
+pub mod lock;
+pub mod pool;
+pub mod queue;
 mod sys;
 mod time;
 mod timeout;
+mod wait_list;
 
 pub use greenlet::{
     Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, joinall, killall, spawn,

@@ -299,8 +299,12 @@ impl<T> Greenlet<T> {
     /// assert!(g.join().unwrap_err().is_killed());
     /// ```
     pub fn kill(&self) {
-        let task: TaskRef = self.cell.clone();
-        with_hub(|hub| hub.kill(&task));
+        with_hub(|hub| hub.kill(&self.task()));
+    }
+
+    /// The hub's handle on this greenlet.
+    pub(crate) fn task(&self) -> TaskRef {
+        self.cell.clone()
     }
 
     /// Blocks until the greenlet finishes or `timeout` passes; true if it finished.
@@ -572,6 +576,14 @@ where
             };
             let outcome = panic::catch_unwind(AssertUnwindSafe(f));
             let result = outcome.map_err(|payload| self.header.join_error(payload));
+            // Greenlet-locals end with the greenlet, their destructors
+            // running in it (a panic there is the greenlet's, as in `f`).
+            let locals = self.header.locals.take();
+            let dropped = panic::catch_unwind(AssertUnwindSafe(|| drop(locals)));
+            let result = match dropped {
+                Err(payload) if result.is_ok() => Err(self.header.join_error(payload)),
+                _ => result,
+            };
             self.body.replace(Body::Done(result));
         })
     }

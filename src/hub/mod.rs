@@ -583,6 +583,14 @@ pub(crate) fn current_id() -> Option<u64> {
     current_header().map(Header::id)
 }
 
+/// Runs `f` with the header of the running greenlet, or of the root context.
+pub(crate) fn with_current_header<R>(f: impl FnOnce(&Header) -> R) -> R {
+    match current_header() {
+        Some(header) => f(header),
+        None => with_hub(|hub| f(&hub.root.header)),
+    }
+}
+
 /// Marks a greenlet as the running one (for `CURRENT` and the fault handler)
 /// until dropped.
 struct Current(#[allow(dead_code)] sys::RunningGuard);

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
@@ -129,6 +130,8 @@ pub(crate) struct Header {
     /// This greenlet's key in the hub's table of live greenlets.
     pub(crate) slab_key: Cell<usize>,
     pub(crate) joiners: RefCell<Joiners>,
+    /// This task's `greenlet_local!` values, keyed by their key's address.
+    pub(crate) locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
 }
 
 impl Header {
@@ -151,6 +154,7 @@ impl Header {
             yielder: Cell::new(std::ptr::null()),
             slab_key: Cell::new(usize::MAX),
             joiners: RefCell::new(Joiners::default()),
+            locals: RefCell::new(Vec::new()),
         }
     }
 
