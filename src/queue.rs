@@ -232,6 +232,7 @@ macro_rules! queue_methods {
             /// queue.put(7);
             /// assert_eq!(consumer.join().unwrap(), 7);
             /// ```
+            #[inline]
             pub fn get(&self) -> T {
                 self.shared.get()
             }
@@ -594,6 +595,7 @@ impl<T, O: Order<T>> Shared<T, O> {
         }
     }
 
+    #[inline(always)]
     fn get(&self) -> T {
         match self.try_get() {
             Some(item) => item,
@@ -684,6 +686,7 @@ impl<T, O: Order<T>> Shared<T, O> {
         Some(self.count_taken(item))
     }
 
+    #[inline(always)]
     fn get_slow(&self, deadline: Option<Instant>) -> Option<T> {
         let waiter = self.getters.enqueue(|item| self.redeliver(item));
         self.offer_slot(); // a rendezvous putter may now come

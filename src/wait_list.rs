@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, Waker, with_hub};
+use crate::hub::{TimerAction, WaitOn, Waker, park, with_hub};
 use crate::time::CancelTimer;
 
 /// A FIFO of parked tasks, each waiting to be granted a `G`.
@@ -119,17 +119,20 @@ impl<G> WaitList<G> {
     /// Removes the entry with `ticket`, returning its grant if it had one.
     fn leave(&self, ticket: u64) -> Option<G> {
         let mut inner = self.inner.borrow_mut();
-        let index = match inner.entries.front() {
-            Some(front) if front.ticket == ticket => 0,
-            _ => inner
-                .entries
-                .binary_search_by_key(&ticket, |entry| entry.ticket)
-                .ok()?,
-        };
-        if index < inner.granted {
+        let entry = match inner.entries.front() {
+            Some(front) if front.ticket == ticket => inner.entries.pop_front(),
+            _ => {
+                let index = inner
+                    .entries
+                    .binary_search_by_key(&ticket, |entry| entry.ticket)
+                    .ok()?;
+                inner.entries.remove(index)
+            }
+        }?;
+        if entry.grant.is_some() {
             inner.granted -= 1;
         }
-        inner.entries.remove(index)?.grant
+        entry.grant
     }
 }
 
@@ -154,26 +157,27 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
     /// Parks until granted (`Some`) or until `deadline` passes (`None`). A
     /// kill or a `with_timeout` unwinds out of it. `what` names the wait in
     /// the deadlock message (`"Queue::get"`).
+    #[inline(always)] // its frame stays open across the switch
     pub(crate) fn park(mut self, what: &'static str, deadline: Option<Instant>) -> Option<G> {
-        with_hub(|hub| {
-            loop {
-                let _timer = deadline.map(|deadline| {
+        loop {
+            let _timer = deadline.map(|deadline| {
+                with_hub(|hub| {
                     CancelTimer(hub.add_timer(deadline, TimerAction::Wake(hub.current_waker())))
-                });
-                hub.park(WaitOn::Named(what));
-                if let Some(grant) = self.list.leave(self.ticket) {
-                    self.orphan = None;
-                    return Some(grant);
-                }
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    self.orphan = None; // left the list above, with nothing
-                    return None;
-                }
-                // Woken with neither (the hub gives no such wake-ups today):
-                // take the place back and wait on.
-                self.ticket = self.list.push(hub.current_waker());
+                })
+            });
+            park(WaitOn::Named(what));
+            if let Some(grant) = self.list.leave(self.ticket) {
+                self.orphan = None;
+                return Some(grant);
             }
-        })
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                self.orphan = None; // left the list above, with nothing
+                return None;
+            }
+            // Woken with neither (the hub gives no such wake-ups today):
+            // take the place back and wait on.
+            self.ticket = self.list.push(with_hub(|hub| hub.current_waker()));
+        }
     }
 }
 

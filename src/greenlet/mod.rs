@@ -23,8 +23,8 @@ use corosensei::Coroutine;
 use corosensei::stack::DefaultStack;
 
 use crate::hub::{
-    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, TimerAction, WaitOn, Waker,
-    with_hub,
+    Coro, GreenletYielder, Header, Hub, Interrupted, State, Task, TaskRef, TimerAction, WaitOn,
+    Waker, park, with_hub,
 };
 use crate::time::CancelTimer;
 
@@ -323,19 +323,19 @@ impl<T> Greenlet<T> {
             return self.is_finished();
         }
         let deadline = Instant::now().checked_add(timeout);
-        with_hub(|hub| {
-            self.check_not_self();
+        self.check_not_self();
+        let _cleanup = with_hub(|hub| {
             let waker = hub.current_waker();
             self.header().joiners.borrow_mut().push(waker.clone());
             let timer =
                 deadline.map(|d| CancelTimer(hub.add_timer(d, TimerAction::Wake(waker.clone()))));
-            let _cleanup = StopWaiting {
+            StopWaiting {
                 header: self.header(),
                 waker,
                 timer,
-            };
-            hub.park(WaitOn::Join(self.header().id()));
+            }
         });
+        park(WaitOn::Join(self.header().id()));
         self.is_finished()
     }
 
@@ -353,19 +353,17 @@ impl<T> Greenlet<T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         if !self.is_finished() {
-            with_hub(|hub| {
-                self.check_not_self();
-                while !self.is_finished() {
-                    let waker = hub.current_waker();
-                    self.header().joiners.borrow_mut().push(waker.clone());
-                    let _cleanup = StopWaiting {
-                        header: self.header(),
-                        waker,
-                        timer: None,
-                    };
-                    hub.park(WaitOn::Join(self.header().id()));
-                }
-            });
+            self.check_not_self();
+            while !self.is_finished() {
+                let waker = with_hub(Hub::current_waker);
+                self.header().joiners.borrow_mut().push(waker.clone());
+                let _cleanup = StopWaiting {
+                    header: self.header(),
+                    waker,
+                    timer: None,
+                };
+                park(WaitOn::Join(self.header().id()));
+            }
         }
         self.cell
             .take_result()

@@ -9,7 +9,7 @@ pub(crate) mod timers;
 
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, with_hub};
+use crate::hub::{TimerAction, WaitOn, park, with_hub};
 
 /// Parks the current greenlet for at least `duration`; other greenlets run meanwhile.
 ///
@@ -32,17 +32,16 @@ pub fn sleep(duration: Duration) {
         return yield_now();
     }
     let deadline = Instant::now().checked_add(duration);
-    with_hub(|hub| {
-        let Some(deadline) = deadline else {
-            // Too long to represent: only an interrupt ends it.
-            loop {
-                hub.park(WaitOn::Sleep);
-            }
-        };
-        let key = hub.add_timer(deadline, TimerAction::Wake(hub.current_waker()));
-        let _cancel = CancelTimer(key);
-        hub.park(WaitOn::Sleep);
+    let Some(deadline) = deadline else {
+        // Too long to represent: only an interrupt ends it.
+        loop {
+            park(WaitOn::Sleep);
+        }
+    };
+    let _cancel = with_hub(|hub| {
+        CancelTimer(hub.add_timer(deadline, TimerAction::Wake(hub.current_waker())))
     });
+    park(WaitOn::Sleep);
 }
 
 /// Cancels a timer when dropped, however the wait it bounds ends (a no-op
