@@ -30,6 +30,42 @@
 //! Greenlets never leave the thread that spawned them ([`Greenlet`] is not
 //! `Send`).
 //!
+//! # Coordination
+//!
+//! Greenlets of one thread coordinate through [`queue`] (`Queue`,
+//! `PriorityQueue`, `LifoQueue`, `JoinableQueue`, `Channel`), [`lock`]
+//! (`Semaphore`, `BoundedSemaphore`, `Mutex`, `RLock`), [`event`] (`Event`,
+//! `AsyncResult`), [`pool`] (`Pool`, `Group`) and [`local`]
+//! ([`greenlet_local!`]). A call that cannot proceed parks the greenlet; the
+//! longest waiter is served first, and what is handed to a waiter that is
+//! killed before it runs passes on to the next.
+//!
+//! ```
+//! use greenlet::queue::Queue;
+//!
+//! let jobs = Queue::bounded(10);
+//! let results = Queue::new();
+//! let pool = greenlet::pool::Pool::new(3);
+//! for _ in 0..3 {
+//!     let (jobs, results) = (jobs.clone(), results.clone());
+//!     pool.spawn(move || {
+//!         while let Some(n) = jobs.get() {
+//!             results.put(n * n);
+//!         }
+//!     });
+//! }
+//! for n in 1..=5 {
+//!     jobs.put(Some(n));
+//! }
+//! for _ in 0..3 {
+//!     jobs.put(None); // one stop signal per worker
+//! }
+//! pool.join();
+//! let mut squares: Vec<i32> = results.drain().collect();
+//! squares.sort();
+//! assert_eq!(squares, [1, 4, 9, 16, 25]);
+//! ```
+//!
 //! # Kill and timeouts
 //!
 //! [`Greenlet::kill`] and [`with_timeout`] unwind a greenlet out of the
