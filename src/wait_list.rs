@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, Waker, park, with_hub};
+use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, with_hub};
 use crate::time::CancelTimer;
 
 /// A FIFO of parked tasks, each waiting to be granted a `G`.
@@ -74,7 +74,7 @@ impl<G> WaitList<G> {
     /// `orphan` receives a grant that reaches the waiter but that it will not
     /// collect (it leaves by timeout or interrupt first).
     pub(crate) fn enqueue<F: FnOnce(G)>(&self, orphan: F) -> Waiter<'_, G, F> {
-        let ticket = self.push(with_hub(|hub| hub.current_waker()));
+        let ticket = self.push(current_waker());
         Waiter {
             list: self,
             ticket,
@@ -176,7 +176,7 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
             }
             // Woken with neither (the hub gives no such wake-ups today):
             // take the place back and wait on.
-            self.ticket = self.list.push(with_hub(|hub| hub.current_waker()));
+            self.ticket = self.list.push(current_waker());
         }
     }
 }

@@ -23,8 +23,8 @@ use corosensei::Coroutine;
 use corosensei::stack::DefaultStack;
 
 use crate::hub::{
-    Coro, GreenletYielder, Header, Hub, Interrupted, State, Task, TaskRef, TimerAction, WaitOn,
-    Waker, park, with_hub,
+    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, TimerAction, WaitOn, Waker,
+    current_waker, park, with_hub,
 };
 use crate::time::CancelTimer;
 
@@ -355,7 +355,7 @@ impl<T> Greenlet<T> {
         if !self.is_finished() {
             self.check_not_self();
             while !self.is_finished() {
-                let waker = with_hub(Hub::current_waker);
+                let waker = current_waker();
                 self.header().joiners.borrow_mut().push(waker.clone());
                 let _cleanup = StopWaiting {
                     header: self.header(),

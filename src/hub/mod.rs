@@ -188,9 +188,7 @@ impl Hub {
 
     /// A waker for the current task's next park.
     pub(crate) fn current_waker(&self) -> Waker {
-        let task = self.current_task();
-        let park = task.header().park_gen.get();
-        Waker { task, park }
+        self.current_header().waker()
     }
 
     // ---- switching ------------------------------------------------------
@@ -243,9 +241,17 @@ impl Hub {
 
     /// Makes the parked task runnable, if `waker` is still for its current park.
     pub(crate) fn wake(&self, waker: &Waker) {
-        let header = waker.task.header();
+        let task: TaskRef = if waker.id == ROOT_ID {
+            self.root.clone()
+        } else {
+            match self.tasks.borrow().get(waker.key) {
+                Some(task) if task.header().id() == waker.id => task.clone(),
+                _ => return, // it has finished
+            }
+        };
+        let header = task.header();
         if header.state.get() == State::Parked && header.park_gen.get() == waker.park {
-            self.make_runnable(waker.task.clone());
+            self.make_runnable(task);
         }
     }
 
@@ -596,6 +602,13 @@ pub(crate) fn park(what: WaitOn) {
         }
         _ => with_hub(|hub| hub.park(what)),
     }
+}
+
+/// A waker for the current task's next park; for a greenlet, without
+/// touching the hub.
+#[inline]
+pub(crate) fn current_waker() -> Waker {
+    with_current_header(Header::waker)
 }
 
 /// The id of the running greenlet; `None` in the root context.

@@ -170,6 +170,15 @@ impl Header {
         self.owner.id == ROOT_ID
     }
 
+    /// A waker for this task's next park.
+    pub(crate) fn waker(&self) -> Waker {
+        Waker {
+            key: self.slab_key.get(),
+            id: self.id(),
+            park: self.park_gen.get(),
+        }
+    }
+
     /// `greenlet 7 "worker"` or `greenlet 7`.
     pub(crate) fn describe(&self) -> String {
         match self.name() {
@@ -184,18 +193,16 @@ pub(crate) const ROOT_ID: u64 = 0;
 
 /// Permission to make one parked greenlet (or the root) runnable again.
 ///
-/// It is bound to one park: once its greenlet has been woken (by this waker,
-/// another one or an interrupt), waking it again does nothing.
-#[derive(Clone)]
+/// It names the task by its key in the hub's table of live greenlets and by
+/// its id (a key is reused once its greenlet ends, an id never is), so it
+/// holds no reference: making and dropping one costs nothing. It is bound to
+/// one park: once its task has been woken (by this waker, another one or an
+/// interrupt), or has finished, waking it again does nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Waker {
-    pub(crate) task: TaskRef,
+    pub(crate) key: usize,
+    pub(crate) id: u64,
     pub(crate) park: u32,
-}
-
-impl Waker {
-    fn is_for(&self, other: &Waker) -> bool {
-        Rc::ptr_eq(&self.task, &other.task) && self.park == other.park
-    }
 }
 
 /// The greenlets waiting for one greenlet to finish: almost always one, so
@@ -216,10 +223,10 @@ impl Joiners {
     }
 
     pub(crate) fn remove(&mut self, waker: &Waker) {
-        if self.first.as_ref().is_some_and(|w| w.is_for(waker)) {
+        if self.first == Some(*waker) {
             self.first = self.rest.pop();
         } else if !self.rest.is_empty() {
-            self.rest.retain(|w| !w.is_for(waker));
+            self.rest.retain(|w| w != waker);
         }
     }
 
