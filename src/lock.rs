@@ -73,6 +73,9 @@ use crate::wait_list::{WaitList, deadline_after};
 /// ```
 pub struct Semaphore {
     permits: Cell<usize>,
+    /// Permits out (acquired or granted, not given back): with `permits`,
+    /// this is what a [`BoundedSemaphore`] checks a release against.
+    held: Cell<usize>,
     /// For a [`BoundedSemaphore`]: the most permits there may be.
     limit: Option<usize>,
     /// Invariant: while anyone waits, `permits` is 0 (a release hands its
@@ -92,6 +95,7 @@ impl Semaphore {
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             permits: Cell::new(permits),
+            held: Cell::new(0),
             limit: None,
             waiters: WaitList::new(),
         }
@@ -132,6 +136,7 @@ impl Semaphore {
             return None;
         }
         self.permits.set(permits - 1);
+        self.held.set(self.held.get() + 1);
         Some(SemaphoreGuard { semaphore: self })
     }
 
@@ -190,21 +195,30 @@ impl Semaphore {
     /// assert_eq!(semaphore.available(), 1);
     /// ```
     pub fn release(&self) {
-        if let Some(limit) = self.limit
-            && !self.waiters.has_waiters()
-            && self.permits.get() >= limit
-        {
-            panic!(
-                "greenlet: BoundedSemaphore released more times than acquired \
-                 (it started with {limit} permits)"
-            );
-        }
         self.give_back();
     }
 
-    /// Returns a permit: to the first waiter if there is one.
+    /// Returns a permit: to the first waiter if there is one (it stays
+    /// held, by the waiter now).
     fn give_back(&self) {
+        let held = self.held.get();
+        if let Some(limit) = self.limit
+            && held == 0
+        {
+            // Leaving the count alone keeps the bound; a second panic while
+            // unwinding would abort, so then only log it.
+            let message = format!(
+                "greenlet: BoundedSemaphore released more times than acquired \
+                 (it started with {limit} permits)"
+            );
+            if std::thread::panicking() {
+                log::error!(target: "greenlet", "{message}");
+                return;
+            }
+            panic!("{message}");
+        }
         if self.waiters.grant(()).is_err() {
+            self.held.set(held.saturating_sub(1));
             self.permits.set(self.permits.get() + 1);
         }
     }

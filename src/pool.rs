@@ -445,7 +445,9 @@ impl Members {
             key,
         };
         let greenlet = spawn(move || {
-            let _membership = membership; // ends with the closure, run or not
+            let _membership = RunningMember {
+                _membership: membership,
+            };
             f()
         });
         let inserted = self.tasks.borrow_mut().insert(greenlet.task());
@@ -539,6 +541,18 @@ struct Membership {
 impl Drop for Membership {
     fn drop(&mut self) {
         self.members.leave(self.key);
+    }
+}
+
+/// The membership of a greenlet that started: it ends after the greenlet's
+/// locals are dropped, so that `join` sees nothing of the member left.
+struct RunningMember {
+    _membership: Membership,
+}
+
+impl Drop for RunningMember {
+    fn drop(&mut self) {
+        crate::local::drop_current_locals();
     }
 }
 

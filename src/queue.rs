@@ -124,7 +124,27 @@ struct Shared<T, O: Order<T>> {
     /// Items taken and not yet marked done (to catch a `task_done` too many).
     taken: Cell<usize>,
     joiners: WaitList<()>,
+    waits: WaitNames,
     _order: PhantomData<O>,
+}
+
+/// What a parked getter or putter waits on, for the deadlock message.
+struct WaitNames {
+    get: &'static str,
+    put: &'static str,
+}
+
+impl WaitNames {
+    fn of(type_name: &str) -> WaitNames {
+        let (get, put) = match type_name {
+            "PriorityQueue" => ("PriorityQueue::get", "PriorityQueue::put"),
+            "LifoQueue" => ("LifoQueue::get", "LifoQueue::put"),
+            "JoinableQueue" => ("JoinableQueue::get", "JoinableQueue::put"),
+            "Channel" => ("Channel::get", "Channel::put"),
+            _ => ("Queue::get", "Queue::put"),
+        };
+        WaitNames { get, put }
+    }
 }
 
 fn checked_capacity(capacity: usize) -> usize {
@@ -149,7 +169,7 @@ macro_rules! queue_methods {
             /// assert_eq!(queue.get(), 1);
             /// ```
             pub fn new() -> $Queue<T> {
-                $Queue { shared: Rc::new(Shared::new(usize::MAX)) }
+                $Queue { shared: Rc::new(Shared::new(usize::MAX, stringify!($Queue))) }
             }
 
             #[doc = concat!("A `", stringify!($Queue), "` holding at most `capacity` items: `put` parks while it is full.")]
@@ -166,7 +186,7 @@ macro_rules! queue_methods {
             /// assert_eq!(queue.try_put(2), Err(2));
             /// ```
             pub fn bounded(capacity: usize) -> $Queue<T> {
-                $Queue { shared: Rc::new(Shared::new(checked_capacity(capacity))) }
+                $Queue { shared: Rc::new(Shared::new(checked_capacity(capacity), stringify!($Queue))) }
             }
 
             /// Adds `item`, parking while the queue is full. A greenlet
@@ -559,8 +579,9 @@ impl<T> fmt::Debug for Drain<'_, T> {
 }
 
 impl<T, O: Order<T>> Shared<T, O> {
-    fn new(capacity: usize) -> Shared<T, O> {
+    fn new(capacity: usize, type_name: &'static str) -> Shared<T, O> {
         Shared {
+            waits: WaitNames::of(type_name),
             items: RefCell::new(O::Buffer::default()),
             capacity,
             reserved: Cell::new(0),
@@ -664,12 +685,17 @@ impl<T, O: Order<T>> Shared<T, O> {
     fn put_slow(&self, mut item: T, deadline: Option<Instant>) -> Result<(), T> {
         loop {
             let waiter = self.putters.enqueue(|()| self.release_slot());
-            if waiter.park("Queue::put", deadline).is_none() {
+            if waiter.park(self.waits.put, deadline).is_none() {
                 return Err(item);
             }
             self.reserved.set(self.reserved.get() - 1);
             item = match self.getters.grant(item) {
-                Ok(()) => return self.accepted(),
+                Ok(()) => {
+                    // Handed straight to a getter: the slot we were
+                    // granted is still free, so it goes to the next putter.
+                    self.offer_slot();
+                    return self.accepted();
+                }
                 Err(item) => item,
             };
             if self.capacity != 0 {
@@ -690,7 +716,7 @@ impl<T, O: Order<T>> Shared<T, O> {
     fn get_slow(&self, deadline: Option<Instant>) -> Option<T> {
         let waiter = self.getters.enqueue(|item| self.redeliver(item));
         self.offer_slot(); // a rendezvous putter may now come
-        let item = waiter.park("Queue::get", deadline)?;
+        let item = waiter.park(self.waits.get, deadline)?;
         Some(self.count_taken(item))
     }
 
@@ -760,7 +786,7 @@ impl<T> Channel<T> {
     /// ```
     pub fn new() -> Channel<T> {
         Channel {
-            shared: Rc::new(Shared::new(0)),
+            shared: Rc::new(Shared::new(0, "Channel")),
         }
     }
 

@@ -326,9 +326,8 @@ impl<T> Greenlet<T> {
         self.check_not_self();
         let _cleanup = with_hub(|hub| {
             let waker = hub.current_waker();
-            self.header().joiners.borrow_mut().push(waker.clone());
-            let timer =
-                deadline.map(|d| CancelTimer(hub.add_timer(d, TimerAction::Wake(waker.clone()))));
+            self.header().joiners.borrow_mut().push(waker);
+            let timer = deadline.map(|d| CancelTimer(hub.add_timer(d, TimerAction::Wake(waker))));
             StopWaiting {
                 header: self.header(),
                 waker,
@@ -356,7 +355,7 @@ impl<T> Greenlet<T> {
             self.check_not_self();
             while !self.is_finished() {
                 let waker = current_waker();
-                self.header().joiners.borrow_mut().push(waker.clone());
+                self.header().joiners.borrow_mut().push(waker);
                 let _cleanup = StopWaiting {
                     header: self.header(),
                     waker,
@@ -572,16 +571,14 @@ where
             let Body::Pending(f) = self.body.replace(Body::Running) else {
                 unreachable!("a greenlet starts once")
             };
-            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                // Greenlet-locals end with the greenlet's closure, in the
+                // greenlet: after a kill while it still unwinds, so their
+                // destructors may block as any other destructor may.
+                let _locals = crate::local::DropOnExit;
+                f()
+            }));
             let result = outcome.map_err(|payload| self.header.join_error(payload));
-            // Greenlet-locals end with the greenlet, their destructors
-            // running in it (a panic there is the greenlet's, as in `f`).
-            let locals = self.header.locals.take();
-            let dropped = panic::catch_unwind(AssertUnwindSafe(|| drop(locals)));
-            let result = match dropped {
-                Err(payload) if result.is_ok() => Err(self.header.join_error(payload)),
-                _ => result,
-            };
             self.body.replace(Body::Done(result));
         })
     }
