@@ -2,8 +2,8 @@
 //! once, and [`Group`], which does not (gevent's `gevent.pool`).
 //!
 //! Both track the greenlets they spawned until those finish, so they can be
-//! joined or killed as one, and both map a function over many items, each
-//! call in its own greenlet. They are cheap `Clone` handles onto one shared
+//! joined or killed as one, and both map a function over many items in
+//! greenlets of the set. They are cheap `Clone` handles onto one shared
 //! set, for the greenlets of one thread.
 //!
 //! # Examples
@@ -23,7 +23,7 @@
 #![forbid(unsafe_code)]
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -213,11 +213,17 @@ impl Pool {
         self.members.free_count()
     }
 
-    /// Calls `f` on every item, each call in its own greenlet of the pool,
+    /// Calls `f` on every item, at most [`size`](Pool::size) calls at once,
     /// and returns the results in the order of the items.
     ///
-    /// A panic in `f` resumes in the caller (the calls still running are
-    /// killed first).
+    /// The calls run in worker greenlets of the pool (as many as there are
+    /// free places, at least one), each taking the next item when its call
+    /// returns, so a call that blocks lets the others go on, and a map over
+    /// many small items costs no spawn per item. `items` is iterated in the
+    /// caller, as the workers need more.
+    ///
+    /// A panic in `f` resumes in the caller: no further calls start, and the
+    /// calls still running are killed first.
     ///
     /// # Examples
     ///
@@ -493,6 +499,20 @@ impl Members {
         F: Fn(I::Item) -> U + Clone + 'static,
         U: 'static,
     {
+        match self.size() {
+            Some(size) => self.map_with_workers(size, items, f),
+            None => self.map_each(items, f),
+        }
+    }
+
+    /// A group's `map`: a greenlet per item, all at once.
+    fn map_each<I, F, U>(self: &Rc<Self>, items: I, f: F) -> Vec<U>
+    where
+        I: IntoIterator,
+        I::Item: 'static,
+        F: Fn(I::Item) -> U + Clone + 'static,
+        U: 'static,
+    {
         let calls: Vec<Greenlet<U>> = items
             .into_iter()
             .map(|item| {
@@ -513,6 +533,65 @@ impl Members {
             }
         }
         results
+    }
+
+    /// A pool's `map`: up to `size` worker greenlets, fed the items through
+    /// a bounded queue by the caller, each calling `f` on item after item. At
+    /// most `size` calls run at once, as with a greenlet per item, but
+    /// without a spawn and a switch per item.
+    fn map_with_workers<I, F, U>(self: &Rc<Self>, size: usize, items: I, f: F) -> Vec<U>
+    where
+        I: IntoIterator,
+        I::Item: 'static,
+        F: Fn(I::Item) -> U + Clone + 'static,
+        U: 'static,
+    {
+        let items = items.into_iter();
+        let (least, most) = items.size_hint();
+        let wanted = most.unwrap_or(usize::MAX).min(size).max(1);
+        let job = Rc::new(MapJob {
+            jobs: Queue::bounded(wanted),
+            results: RefCell::new(Vec::with_capacity(least)),
+            failure: RefCell::new(None),
+            workers: RefCell::new(Vec::new()),
+            live: Cell::new(0),
+        });
+        let mut workers = Vec::new();
+        // The first worker may wait for a place; more start only on free ones.
+        while workers.is_empty() || (workers.len() < wanted && self.free_count() > 0) {
+            let worker = {
+                let (job, f) = (job.clone(), f.clone());
+                self.spawn(move || job.work(f))
+            };
+            job.live.set(job.live.get() + 1);
+            job.workers.borrow_mut().push(worker.task());
+            workers.push(worker);
+        }
+        for (index, item) in items.enumerate() {
+            if job.is_over() {
+                break;
+            }
+            job.jobs.put(Some((index, item)));
+        }
+        for _ in 0..workers.len() {
+            if job.is_over() {
+                break;
+            }
+            job.jobs.put(None); // one stop per worker
+        }
+        let mut killed = false;
+        for worker in workers {
+            killed |= worker.join().is_err();
+        }
+        job.jobs.drain().for_each(drop);
+        if let Some(error) = job.failure.take() {
+            failed_call("Pool::map", error);
+        }
+        let results = job.results.take();
+        if killed || results.iter().any(Option::is_none) {
+            failed_call("Pool::map", JoinError::Killed);
+        }
+        results.into_iter().flatten().collect()
     }
 
     /// Counts a greenlet out of the set; wakes `join` when it was the last.
@@ -553,6 +632,80 @@ struct RunningMember {
 impl Drop for RunningMember {
     fn drop(&mut self) {
         crate::local::drop_current_locals();
+    }
+}
+
+/// The shared state of one `Pool::map`.
+struct MapJob<T, U> {
+    /// Items with their index; `None` tells a worker to stop.
+    jobs: Queue<Option<(usize, T)>>,
+    /// By item index; `None` until its call returns.
+    results: RefCell<Vec<Option<U>>>,
+    /// The first call that panicked; once set, no more calls start.
+    failure: RefCell<Option<JoinError>>,
+    workers: RefCell<Vec<TaskRef>>,
+    /// Workers not yet ended.
+    live: Cell<usize>,
+}
+
+impl<T, U> MapJob<T, U> {
+    /// One worker: calls `f` on item after item until told to stop.
+    fn work(&self, f: impl Fn(T) -> U) {
+        let _live = LiveWorker(self);
+        while self.failure.borrow().is_none() {
+            let Some((index, item)) = self.jobs.get() else {
+                return;
+            };
+            match panic::catch_unwind(AssertUnwindSafe(|| f(item))) {
+                Ok(value) => self.store(index, value),
+                Err(payload) if is_interrupt(&*payload) => panic::resume_unwind(payload),
+                Err(payload) => return self.fail(payload),
+            }
+        }
+    }
+
+    /// True once no worker will take another item: feeding must stop.
+    fn is_over(&self) -> bool {
+        self.failure.borrow().is_some() || self.live.get() == 0
+    }
+
+    fn store(&self, index: usize, value: U) {
+        let mut results = self.results.borrow_mut();
+        if results.len() <= index {
+            results.resize_with(index + 1, || None);
+        }
+        results[index] = Some(value);
+    }
+
+    /// Records the first panic and kills the other workers' running calls.
+    fn fail(&self, payload: Box<dyn Any + Send>) {
+        if self.failure.borrow().is_some() {
+            return;
+        }
+        *self.failure.borrow_mut() = Some(JoinError::Panicked(payload));
+        let me = current_id();
+        let others: Vec<TaskRef> = self
+            .workers
+            .borrow()
+            .iter()
+            .filter(|task| Some(task.header().id()) != me)
+            .cloned()
+            .collect();
+        with_hub(|hub| others.iter().for_each(|task| hub.kill(task)));
+    }
+}
+
+/// Counts a map worker out however it ends; once feeding must stop, empties
+/// the queue so that a caller parked in `put` goes on (and sees it).
+struct LiveWorker<'a, T, U>(&'a MapJob<T, U>);
+
+impl<T, U> Drop for LiveWorker<'_, T, U> {
+    fn drop(&mut self) {
+        let job = self.0;
+        job.live.set(job.live.get() - 1);
+        if job.is_over() {
+            job.jobs.drain().for_each(drop);
+        }
     }
 }
 

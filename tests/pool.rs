@@ -459,24 +459,35 @@ fn pool_map_resumes_a_panic_of_f_in_the_caller() {
 #[test]
 fn pool_map_kills_the_calls_still_running_when_one_panics() {
     let pool = Pool::new(4);
+    let started: Vec<_> = (0..3).map(|_| flag()).collect();
     let dropped: Vec<_> = (0..3).map(|_| flag()).collect();
-    // The first call fails at once; the others would sleep for an hour.
-    let items: Vec<Option<Rc<Cell<bool>>>> = std::iter::once(None)
-        .chain(dropped.iter().cloned().map(Some))
+    // Three calls start sleeping for an hour; then the last one fails.
+    type Flags = (Rc<Cell<bool>>, Rc<Cell<bool>>);
+    let items: Vec<Option<Flags>> = started
+        .iter()
+        .cloned()
+        .zip(dropped.iter().cloned())
+        .map(Some)
+        .chain(std::iter::once(None))
         .collect();
     let start = Instant::now();
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         pool.map(items, |item| match item {
-            None => panic!("first call failed"),
-            Some(dropped) => {
+            None => panic!("last call failed"),
+            Some((started, dropped)) => {
                 let _guard = DropFlag(dropped);
+                started.set(true);
                 sleep(LONG);
             }
         })
     }));
-    assert_eq!(panic_text(&*result.unwrap_err()), "first call failed");
+    assert_eq!(panic_text(&*result.unwrap_err()), "last call failed");
     assert!(start.elapsed() < Duration::from_secs(1));
-    assert!(dropped.iter().all(|d| d.get()));
+    assert!(
+        started.iter().all(|s| s.get()),
+        "the sleeping calls started"
+    );
+    assert!(dropped.iter().all(|d| d.get()), "and were killed");
     assert!(pool.is_empty());
 }
 
@@ -712,4 +723,52 @@ fn group_imap_unordered_yields_results_in_completion_order() {
     sorted.sort_unstable();
     assert_eq!(results, sorted, "the calls did not finish as set up");
     assert!(group.is_empty());
+}
+
+#[test]
+fn pool_map_takes_an_iterator_that_borrows_from_the_caller() {
+    let pool = Pool::new(3);
+    let words = [String::from("a"), String::from("bb"), String::from("ccc")];
+    let lengths = pool.map(words.iter().map(String::len), |n: usize| n * 2);
+    assert_eq!(lengths, [2, 4, 6]);
+}
+
+#[test]
+fn pool_map_with_more_items_than_places_runs_every_item_once() {
+    let pool = Pool::new(3);
+    let calls = Rc::new(Cell::new(0));
+    let results = {
+        let calls = calls.clone();
+        pool.map(0..1_000u32, move |n| {
+            calls.set(calls.get() + 1);
+            if n % 7 == 0 {
+                yield_now(); // some calls switch, so the workers interleave
+            }
+            n + 1
+        })
+    };
+    assert_eq!(results, (1..=1_000).collect::<Vec<_>>());
+    assert_eq!(calls.get(), 1_000);
+    assert!(pool.is_empty());
+}
+
+#[test]
+fn pool_map_whose_calls_are_killed_by_pool_kill_panics_in_the_caller() {
+    let pool = Pool::new(2);
+    let caller = {
+        let pool = pool.clone();
+        spawn(move || {
+            panic::catch_unwind(AssertUnwindSafe(|| pool.map(0..10u32, |_| sleep(LONG))))
+                .map_err(|payload| panic_text(&*payload))
+        })
+    };
+    yield_now(); // the caller starts the workers and parks feeding them
+    yield_now(); // the workers take their first items and sleep
+    assert_eq!(pool.len(), 2);
+    pool.kill();
+    let outcome = caller.join().unwrap();
+    assert_eq!(
+        outcome.unwrap_err(),
+        "greenlet: a call of Pool::map was killed"
+    );
 }
