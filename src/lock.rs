@@ -280,8 +280,11 @@ impl fmt::Debug for SemaphoreGuard<'_> {
     }
 }
 
-/// A [`Semaphore`] that refuses to grow: releasing more permits than it
-/// started with panics, which catches a release without an acquire.
+/// A [`Semaphore`] that refuses to grow: giving back a permit when none is
+/// out panics, which catches a release without an acquire — whether it is a
+/// [`release`](BoundedSemaphore::release) or a guard dropped after its permit
+/// was released by hand. (While the thread is already unwinding, the extra
+/// permit is logged and dropped instead: a second panic would abort.)
 ///
 /// # Examples
 ///

@@ -7,7 +7,10 @@
 //! waiters are served first come, first served, and an item or a free slot
 //! handed to a waiter belongs to it even before it runs, so a greenlet that
 //! asks in between cannot take it. A waiter that is killed or times out hands
-//! what it was given to the next one: no item is lost or delivered twice.
+//! what it was given to the next one: no item is lost or delivered twice. (An
+//! item handed back when no getter is left returns to the head of the queue,
+//! even if the queue has filled up meanwhile: `len` may then exceed the
+//! capacity until it is taken.)
 //!
 //! # Examples
 //!

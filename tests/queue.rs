@@ -459,9 +459,10 @@ fn a_getter_whose_get_timeout_expires_leaves_its_place_to_the_getters_behind_it(
 }
 
 /// Sets up a getter whose item arrives after its timeout fired but before
-/// it ran: a greenlet parks in `queue.get()` inside a 20 ms `with_timeout`,
-/// and another sleeps 5 ms, then puts `item` and tries to take it back at
-/// once (it returns what that `try_get` found). The caller lets both
+/// it ran: a greenlet sleeps 5 ms, then puts `item` and tries to take it
+/// back at once (it returns what that `try_get` found); another, started
+/// after it, parks in `queue.get()` inside a 20 ms `with_timeout`, so its
+/// deadline is later however slow the machine. The caller lets both
 /// deadlines pass without running the hub (see [`let_deadlines_pass`]),
 /// so both timers fire in one batch, the putter's first: the putter hands
 /// the item to the getter, whose timeout has fired but which has not run.
@@ -469,11 +470,6 @@ fn getter_timed_out_with_an_item(
     queue: &Queue<u32>,
     item: u32,
 ) -> (Greenlet<Result<u32, Elapsed>>, Greenlet<Option<u32>>) {
-    let g = {
-        let queue = queue.clone();
-        spawn(move || with_timeout(ms(20), || queue.get()))
-    };
-    yield_now(); // `g` parks in get, its timeout armed
     let p = {
         let queue = queue.clone();
         spawn(move || {
@@ -483,6 +479,11 @@ fn getter_timed_out_with_an_item(
         })
     };
     yield_now(); // `p` parks in its sleep
+    let g = {
+        let queue = queue.clone();
+        spawn(move || with_timeout(ms(20), || queue.get()))
+    };
+    yield_now(); // `g` parks in get, its timeout armed
     (g, p)
 }
 
