@@ -556,6 +556,9 @@ impl Members {
             workers: RefCell::new(Vec::new()),
             live: Cell::new(0),
         });
+        // If the caller unwinds (killed while it feeds or waits), the workers
+        // would wait for items for ever: they go with it.
+        let _workers_end = KillWorkersOnDrop(&job.workers);
         let mut workers = Vec::new();
         // The first worker may wait for a place; more start only on free ones.
         while workers.is_empty() || (workers.len() < wanted && self.free_count() > 0) {
@@ -692,6 +695,16 @@ impl<T, U> MapJob<T, U> {
             .cloned()
             .collect();
         with_hub(|hub| others.iter().for_each(|task| hub.kill(task)));
+    }
+}
+
+/// Kills a map's workers when dropped; those that have finished are left be.
+struct KillWorkersOnDrop<'a>(&'a RefCell<Vec<TaskRef>>);
+
+impl Drop for KillWorkersOnDrop<'_> {
+    fn drop(&mut self) {
+        let workers = self.0.take();
+        with_hub(|hub| workers.iter().for_each(|task| hub.kill(task)));
     }
 }
 

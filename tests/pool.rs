@@ -772,3 +772,26 @@ fn pool_map_whose_calls_are_killed_by_pool_kill_panics_in_the_caller() {
         "greenlet: a call of Pool::map was killed"
     );
 }
+
+#[test]
+fn a_pool_map_whose_caller_is_killed_leaves_no_worker_behind() {
+    let pool = Pool::new(2);
+    let finished_calls = Rc::new(Cell::new(0));
+    let caller = {
+        let (pool, finished_calls) = (pool.clone(), finished_calls.clone());
+        spawn(move || {
+            pool.map(0..100u32, move |_| {
+                sleep(ms(20));
+                finished_calls.set(finished_calls.get() + 1);
+            })
+        })
+    };
+    yield_now(); // the caller starts the workers and parks feeding them
+    yield_now(); // the workers take their first items and sleep
+    assert_eq!(pool.len(), 2);
+    caller.kill();
+    assert!(caller.join().unwrap_err().is_killed());
+    pool.join(); // the workers went with their caller (or this would deadlock)
+    assert!(pool.is_empty());
+    assert_eq!(finished_calls.get(), 0, "the running calls were killed");
+}
