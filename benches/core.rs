@@ -8,6 +8,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn spawn_join(c: &mut Criterion) {
@@ -24,43 +26,9 @@ fn spawn_join(c: &mut Criterion) {
 /// One switch is one hand-off from a running greenlet (or thread) to the other.
 fn switch(c: &mut Criterion) {
     let mut group = c.benchmark_group("switch");
-    group.bench_function("os_thread_mpsc", |b| {
-        b.iter_custom(|iters| {
-            let rounds = iters.div_ceil(2);
-            let (to_peer, peer_rx) = mpsc::channel::<u64>();
-            let (to_main, main_rx) = mpsc::channel::<u64>();
-            let peer = thread::spawn(move || {
-                for v in peer_rx {
-                    to_main.send(v).unwrap();
-                }
-            });
-            let start = Instant::now();
-            for i in 0..rounds {
-                to_peer.send(i).unwrap();
-                black_box(main_rx.recv().unwrap());
-            }
-            let elapsed = start.elapsed();
-            drop(to_peer);
-            peer.join().unwrap();
-            elapsed
-        })
-    });
+    group.bench_function("os_thread_mpsc", |b| b.iter_custom(common::mpsc_ping_pong));
     group.bench_function("greenlet_yield_now", |b| {
-        b.iter_custom(|iters| {
-            let per_greenlet = iters.div_ceil(2);
-            let ping_pong = || {
-                greenlet::spawn(move || {
-                    for _ in 0..per_greenlet {
-                        greenlet::yield_now();
-                    }
-                })
-            };
-            let (a, b) = (ping_pong(), ping_pong());
-            let start = Instant::now();
-            a.join().unwrap();
-            b.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(common::yield_ping_pong)
     });
     group.finish();
 }

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Instant;
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::lock::Mutex as GreenMutex;
 use greenlet::pool::Pool;
@@ -19,27 +21,7 @@ use greenlet::queue::Queue;
 /// parked waiting for it. `greenlet_yield_now` is the bare switch, for scale.
 fn queue_handoff(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue_handoff");
-    group.bench_function("os_thread_mpsc", |b| {
-        b.iter_custom(|iters| {
-            let rounds = iters.div_ceil(2);
-            let (to_peer, peer_rx) = mpsc::channel::<u64>();
-            let (to_main, main_rx) = mpsc::channel::<u64>();
-            let peer = thread::spawn(move || {
-                for v in peer_rx {
-                    to_main.send(v).unwrap();
-                }
-            });
-            let start = Instant::now();
-            for i in 0..rounds {
-                to_peer.send(i).unwrap();
-                black_box(main_rx.recv().unwrap());
-            }
-            let elapsed = start.elapsed();
-            drop(to_peer);
-            peer.join().unwrap();
-            elapsed
-        })
-    });
+    group.bench_function("os_thread_mpsc", |b| b.iter_custom(common::mpsc_ping_pong));
     group.bench_function("greenlet_queue", |b| {
         b.iter_custom(|iters| {
             let rounds = iters.div_ceil(2);
@@ -66,21 +48,7 @@ fn queue_handoff(c: &mut Criterion) {
         })
     });
     group.bench_function("greenlet_yield_now", |b| {
-        b.iter_custom(|iters| {
-            let per_greenlet = iters.div_ceil(2);
-            let ping_pong = || {
-                greenlet::spawn(move || {
-                    for _ in 0..per_greenlet {
-                        greenlet::yield_now();
-                    }
-                })
-            };
-            let (a, b) = (ping_pong(), ping_pong());
-            let start = Instant::now();
-            a.join().unwrap();
-            b.join().unwrap();
-            start.elapsed()
-        })
+        b.iter_custom(common::yield_ping_pong)
     });
     group.finish();
 }

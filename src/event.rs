@@ -33,7 +33,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::wait_list::{WaitList, deadline_after};
+use crate::wait_list::{WaitList, try_or_wait};
 
 /// A flag that greenlets can wait for: [`set`](Event::set) wakes every
 /// waiter and lets later ones through until [`clear`](Event::clear).
@@ -141,8 +141,7 @@ impl Event {
     /// ```
     pub fn wait(&self) {
         if !self.is_set() {
-            let woken = self.shared.waiters.enqueue(drop).park("Event::wait", None);
-            debug_assert!(woken.is_some());
+            self.shared.waiters.wait("Event::wait", None);
         }
     }
 
@@ -160,17 +159,14 @@ impl Event {
     /// assert!(event.wait_timeout(Duration::from_millis(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        if self.is_set() {
-            return true;
-        }
-        if timeout.is_zero() {
-            return false;
-        }
-        self.shared
-            .waiters
-            .enqueue(drop)
-            .park("Event::wait", deadline_after(timeout))
-            .is_some()
+        let set = || self.is_set().then_some(());
+        let wait = |deadline| {
+            self.shared
+                .waiters
+                .wait("Event::wait", deadline)
+                .then_some(())
+        };
+        try_or_wait(timeout, set, wait).is_some()
     }
 }
 
@@ -275,17 +271,12 @@ impl<T> AsyncResult<T> {
     /// assert!(!result.wait_timeout(Duration::from_millis(5)));
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        if self.is_ready() {
-            return true;
-        }
-        if timeout.is_zero() {
-            return false;
-        }
-        self.shared
-            .waiters
-            .enqueue(drop)
-            .park("AsyncResult::get", deadline_after(timeout))
-            .is_some()
+        let ready = || self.is_ready().then_some(());
+        let wait = |deadline| {
+            let waiters = &self.shared.waiters;
+            waiters.wait("AsyncResult::get", deadline).then_some(())
+        };
+        try_or_wait(timeout, ready, wait).is_some()
     }
 
     /// Parks until a value is set.
@@ -304,12 +295,7 @@ impl<T> AsyncResult<T> {
     /// ```
     pub fn wait(&self) {
         if !self.is_ready() {
-            let woken = self
-                .shared
-                .waiters
-                .enqueue(drop)
-                .park("AsyncResult::get", None);
-            debug_assert!(woken.is_some());
+            self.shared.waiters.wait("AsyncResult::get", None);
         }
     }
 }

@@ -39,7 +39,7 @@ use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use crate::hub::{ROOT_ID, current_id};
-use crate::wait_list::{WaitList, deadline_after};
+use crate::wait_list::{WaitList, try_or_wait};
 
 /// A counter of permits: [`acquire`](Semaphore::acquire) takes one, parking
 /// while there are none, and the guard gives it back when dropped.
@@ -152,11 +152,11 @@ impl Semaphore {
     /// assert!(semaphore.acquire_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphoreGuard<'_>> {
-        match self.try_acquire() {
-            Some(guard) => Some(guard),
-            None if timeout.is_zero() => None,
-            None => self.acquire_slow(deadline_after(timeout)),
-        }
+        try_or_wait(
+            timeout,
+            || self.try_acquire(),
+            |deadline| self.acquire_slow(deadline),
+        )
     }
 
     fn acquire_slow(&self, deadline: Option<Instant>) -> Option<SemaphoreGuard<'_>> {
@@ -479,11 +479,11 @@ impl<T> Mutex<T> {
     /// assert!(mutex.lock_timeout(Duration::from_millis(5)).is_none());
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        match self.try_lock() {
-            Some(guard) => Some(guard),
-            None if timeout.is_zero() => None,
-            None => self.lock_slow(deadline_after(timeout)),
-        }
+        try_or_wait(
+            timeout,
+            || self.try_lock(),
+            |deadline| self.lock_slow(deadline),
+        )
     }
 
     fn lock_slow(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, T>> {
@@ -717,11 +717,11 @@ impl<T> RLock<T> {
     /// assert!(!other.join().unwrap());
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
-        match self.try_lock() {
-            Some(guard) => Some(guard),
-            None if timeout.is_zero() => None,
-            None => self.lock_slow(deadline_after(timeout)),
-        }
+        try_or_wait(
+            timeout,
+            || self.try_lock(),
+            |deadline| self.lock_slow(deadline),
+        )
     }
 
     fn lock_slow(&self, deadline: Option<Instant>) -> Option<RLockGuard<'_, T>> {

@@ -463,7 +463,7 @@ impl Members {
 
     fn join(&self, what: &'static str) {
         while !self.tasks.borrow().is_empty() {
-            self.joiners.enqueue(drop).park(what, None);
+            self.joiners.wait(what, None);
         }
     }
 
@@ -484,7 +484,7 @@ impl Members {
             // A member killing its own set: wait for the others, then unwind.
             Some(task) => {
                 while self.tasks.borrow().len() > 1 {
-                    self.joiners.enqueue(drop).park(what, None);
+                    self.joiners.wait(what, None);
                 }
                 with_hub(|hub| hub.kill(&task));
             }

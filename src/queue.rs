@@ -46,7 +46,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::wait_list::{WaitList, deadline_after};
+use crate::wait_list::{WaitList, deadline_after, try_or_wait};
 
 /// How a queue keeps its items, and so the order it hands them out in.
 trait Order<T> {
@@ -518,10 +518,7 @@ impl<T> JoinableQueue<T> {
     /// ```
     pub fn join(&self) {
         while self.shared.unfinished.get() > 0 {
-            self.shared
-                .joiners
-                .enqueue(|()| {})
-                .park("JoinableQueue::join", None);
+            self.shared.joiners.wait("JoinableQueue::join", None);
         }
     }
 
@@ -630,11 +627,11 @@ impl<T, O: Order<T>> Shared<T, O> {
     }
 
     fn get_timeout(&self, timeout: Duration) -> Option<T> {
-        match self.try_get() {
-            Some(item) => Some(item),
-            None if timeout.is_zero() => None,
-            None => self.get_slow(deadline_after(timeout)),
-        }
+        try_or_wait(
+            timeout,
+            || self.try_get(),
+            |deadline| self.get_slow(deadline),
+        )
     }
 
     fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), T> {

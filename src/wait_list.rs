@@ -192,6 +192,29 @@ impl<G, F: FnOnce(G)> Drop for Waiter<'_, G, F> {
     }
 }
 
+impl WaitList<()> {
+    /// Parks until woken (`true`) or until `deadline` passes (`false`): for
+    /// waits whose wake-up carries nothing to pass on if it comes too late.
+    pub(crate) fn wait(&self, what: &'static str, deadline: Option<Instant>) -> bool {
+        self.enqueue(drop).park(what, deadline).is_some()
+    }
+}
+
+/// The `*_timeout` method family: what `try_now` gives at once, or else —
+/// unless `timeout` is zero, which never parks — what `wait` gives by the
+/// deadline.
+pub(crate) fn try_or_wait<G>(
+    timeout: Duration,
+    try_now: impl FnOnce() -> Option<G>,
+    wait: impl FnOnce(Option<Instant>) -> Option<G>,
+) -> Option<G> {
+    match try_now() {
+        Some(granted) => Some(granted),
+        None if timeout.is_zero() => None,
+        None => wait(deadline_after(timeout)),
+    }
+}
+
 /// The deadline `timeout` from now; `None` if it is too far to represent
 /// (which waits for ever).
 pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {

@@ -1,0 +1,45 @@
+//! Measurements shared by the benchmark files.
+
+use std::hint::black_box;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `iters` hand-offs between two OS threads over a pair of mpsc channels
+/// (one message each way per round).
+pub fn mpsc_ping_pong(iters: u64) -> Duration {
+    let rounds = iters.div_ceil(2);
+    let (to_peer, peer_rx) = mpsc::channel::<u64>();
+    let (to_main, main_rx) = mpsc::channel::<u64>();
+    let peer = thread::spawn(move || {
+        for v in peer_rx {
+            to_main.send(v).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..rounds {
+        to_peer.send(i).unwrap();
+        black_box(main_rx.recv().unwrap());
+    }
+    let elapsed = start.elapsed();
+    drop(to_peer);
+    peer.join().unwrap();
+    elapsed
+}
+
+/// `iters` switches between two greenlets that do nothing but `yield_now`.
+pub fn yield_ping_pong(iters: u64) -> Duration {
+    let per_greenlet = iters.div_ceil(2);
+    let ping_pong = || {
+        greenlet::spawn(move || {
+            for _ in 0..per_greenlet {
+                greenlet::yield_now();
+            }
+        })
+    };
+    let (a, b) = (ping_pong(), ping_pong());
+    let start = Instant::now();
+    a.join().unwrap();
+    b.join().unwrap();
+    start.elapsed()
+}
