@@ -167,6 +167,45 @@ fn spawn_killer(
     })
 }
 
+/// Runs until every producer has finished while a killer strikes at random
+/// (at most `producer_kills` producers and `consumer_kills` consumers), then
+/// kills the consumers and waits for them. Returns both lists, all finished,
+/// and the number of kills.
+fn produce_under_fire(
+    seed: u64,
+    producers: Vec<Greenlet<()>>,
+    consumers: Vec<Greenlet<()>>,
+    producer_kills: usize,
+    consumer_kills: usize,
+) -> (Vec<Greenlet<()>>, Vec<Greenlet<()>>, usize) {
+    let producers = Rc::new(producers);
+    let consumers = Rc::new(consumers);
+    let stop = Rc::new(Cell::new(false));
+    let killer = spawn_killer(
+        seed,
+        vec![
+            (producers.clone(), producer_kills),
+            (consumers.clone(), consumer_kills),
+        ],
+        stop.clone(),
+    );
+    let all_produced = wait_all(&producers, Instant::now() + LIMIT);
+    stop.set(true); // the killer stops at its next round
+    let kills = killer.join().unwrap();
+    assert!(
+        all_produced,
+        "seed {seed}: the producers did not finish within {LIMIT:?}"
+    );
+    for consumer in consumers.iter() {
+        consumer.kill();
+    }
+    assert!(
+        wait_all(&consumers, Instant::now() + LIMIT),
+        "seed {seed}: killed consumers did not finish"
+    );
+    (unwrap_rc(producers), unwrap_rc(consumers), kills)
+}
+
 fn unwrap_rc<T>(rc: Rc<T>) -> T {
     Rc::try_unwrap(rc).unwrap_or_else(|_| panic!("the handles are still shared"))
 }
@@ -218,39 +257,15 @@ fn ten_thousand_greenlets_on_one_queue_and_semaphore_with_random_kills_lose_and_
             }));
         }
     }
-    let producers = Rc::new(producers);
-    let consumers = Rc::new(consumers);
-    let stop = Rc::new(Cell::new(false));
-    let killer = spawn_killer(
-        seed,
-        vec![
-            (producers.clone(), KILLS_OF_EACH),
-            (consumers.clone(), KILLS_OF_EACH),
-        ],
-        stop.clone(),
-    );
-
-    let all_produced = wait_all(&producers, Instant::now() + LIMIT);
-    stop.set(true); // the killer stops at its next round
-    let kills = killer.join().unwrap();
-    assert!(
-        all_produced,
-        "seed {seed}: the producers did not finish within {LIMIT:?}"
-    );
-    for consumer in consumers.iter() {
-        consumer.kill();
-    }
-    assert!(
-        wait_all(&consumers, Instant::now() + LIMIT),
-        "seed {seed}: killed consumers did not finish"
-    );
+    let (producers, consumers, kills) =
+        produce_under_fire(seed, producers, consumers, KILLS_OF_EACH, KILLS_OF_EACH);
     let mut drained = 0;
     for id in queue.drain() {
         ledger.mark_received(id);
         drained += 1;
     }
-    let producers_killed = count_killed(unwrap_rc(producers));
-    count_killed(unwrap_rc(consumers));
+    let producers_killed = count_killed(producers);
+    count_killed(consumers);
     let elapsed = start.elapsed();
     eprintln!(
         "seed {seed}: {elapsed:?}; {} of {} items put, {} taken by consumers, {drained} drained; \
@@ -317,37 +332,16 @@ fn a_rendezvous_channel_under_random_kills_delivers_every_item_put_exactly_once(
             }));
         }
     }
-    let producers = Rc::new(producers);
-    let consumers = Rc::new(consumers);
-    let stop = Rc::new(Cell::new(false));
-    let killer = spawn_killer(
-        seed,
-        vec![
-            (producers.clone(), PRODUCER_KILLS),
-            (consumers.clone(), CONSUMER_KILLS),
-        ],
-        stop.clone(),
-    );
-
-    let all_produced = wait_all(&producers, Instant::now() + LIMIT);
-    stop.set(true); // the killer stops at its next round
-    let kills = killer.join().unwrap();
-    assert!(
-        all_produced,
-        "seed {seed}: the producers did not finish within {LIMIT:?}"
-    );
-    for consumer in consumers.iter() {
-        consumer.kill();
-    }
-    assert!(wait_all(&consumers, Instant::now() + LIMIT), "seed {seed}");
+    let (producers, consumers, kills) =
+        produce_under_fire(seed, producers, consumers, PRODUCER_KILLS, CONSUMER_KILLS);
     // An item handed to a getter killed before it ran may be left behind.
     let mut drained = 0;
     while let Some(id) = channel.get_timeout(Duration::ZERO) {
         ledger.mark_received(id);
         drained += 1;
     }
-    let producers_killed = count_killed(unwrap_rc(producers));
-    count_killed(unwrap_rc(consumers));
+    let producers_killed = count_killed(producers);
+    count_killed(consumers);
     eprintln!(
         "seed {seed}: {:?}; {} of {} items put, {} taken by consumers, {drained} drained; \
          {producers_killed} producers killed",
