@@ -397,7 +397,14 @@ impl fmt::Debug for BoundedSemaphore {
 }
 
 /// A lock around a value, held by one greenlet at a time. Not poisoned by
-/// a panic (or a kill) in the holder: the guard just releases.
+/// a panic (or a kill) in the holder: the guard just releases. It serves the
+/// greenlets of one thread, so it cannot be shared with another (`!Sync`):
+///
+/// ```compile_fail
+/// let mutex = std::sync::Arc::new(greenlet::lock::Mutex::new(0));
+/// let other = mutex.clone();
+/// std::thread::spawn(move || *other.lock() += 1);
+/// ```
 ///
 /// # Examples
 ///

@@ -380,7 +380,13 @@ macro_rules! queue_methods {
 
 /// A FIFO queue between greenlets of one thread, unbounded or bounded.
 ///
-/// See the [module docs](self) for how waiters are served.
+/// See the [module docs](self) for how waiters are served. Greenlets never
+/// leave their thread, and neither do queue handles (they are not `Send`):
+///
+/// ```compile_fail
+/// let queue = greenlet::queue::Queue::<u32>::new();
+/// std::thread::spawn(move || queue.put(1));
+/// ```
 ///
 /// # Examples
 ///
