@@ -90,6 +90,72 @@ struct Members {
     joiners: WaitList<()>,
 }
 
+/// Writes the methods Pool and Group share, with their docs.
+macro_rules! set_methods {
+    ($Set:ident, $set:literal, $new:literal) => {
+        impl $Set {
+            #[doc = concat!("Parks until every greenlet of the ", $set, " has finished.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let set = ", $new, ";")]
+            /// let g = set.spawn(|| greenlet::sleep(std::time::Duration::from_millis(5)));
+            /// set.join();
+            /// assert!(g.is_finished());
+            /// ```
+            pub fn join(&self) {
+                self.members.join(concat!(stringify!($Set), "::join"))
+            }
+
+            #[doc = concat!("Kills every greenlet of the ", $set, " and waits until they have")]
+            /// finished (their destructors have run).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let set = ", $new, ";")]
+            /// let g = set.spawn(|| greenlet::sleep(std::time::Duration::from_secs(3600)));
+            /// set.kill();
+            /// assert!(g.join().unwrap_err().is_killed());
+            /// assert!(set.is_empty());
+            /// ```
+            pub fn kill(&self) {
+                self.members.kill(concat!(stringify!($Set), "::kill"))
+            }
+
+            #[doc = concat!("The number of greenlets in the ", $set, " (spawned and not finished).")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let set = ", $new, ";")]
+            /// set.spawn(|| ());
+            /// assert_eq!(set.len(), 1);
+            /// set.join();
+            /// assert_eq!(set.len(), 0);
+            /// ```
+            pub fn len(&self) -> usize {
+                self.members.tasks.borrow().len()
+            }
+
+            #[doc = concat!("True if no greenlet is in the ", $set, ".")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("assert!(", $new, ".is_empty());")]
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+        }
+    };
+}
+
+set_methods!(Pool, "pool", "greenlet::pool::Pool::new(2)");
+set_methods!(Group, "group", "greenlet::pool::Group::new()");
+
 impl Pool {
     /// A pool running at most `size` greenlets at once.
     ///
@@ -132,61 +198,6 @@ impl Pool {
         T: 'static,
     {
         self.members.spawn(f)
-    }
-
-    /// Parks until every greenlet of the pool has finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = greenlet::pool::Pool::new(2);
-    /// let g = pool.spawn(|| greenlet::sleep(std::time::Duration::from_millis(5)));
-    /// pool.join();
-    /// assert!(g.is_finished());
-    /// ```
-    pub fn join(&self) {
-        self.members.join("Pool::join")
-    }
-
-    /// Kills every greenlet of the pool and waits until they have finished
-    /// (their destructors have run).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = greenlet::pool::Pool::new(2);
-    /// let g = pool.spawn(|| greenlet::sleep(std::time::Duration::from_secs(3600)));
-    /// pool.kill();
-    /// assert!(g.join().unwrap_err().is_killed());
-    /// ```
-    pub fn kill(&self) {
-        self.members.kill("Pool::kill")
-    }
-
-    /// The number of greenlets in the pool (spawned and not finished).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pool = greenlet::pool::Pool::new(2);
-    /// pool.spawn(|| ());
-    /// assert_eq!(pool.len(), 1);
-    /// pool.join();
-    /// assert_eq!(pool.len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.members.tasks.borrow().len()
-    }
-
-    /// True if no greenlet is in the pool.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(greenlet::pool::Pool::new(1).is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The most greenlets the pool runs at once.
@@ -312,58 +323,6 @@ impl Group {
         T: 'static,
     {
         self.members.spawn(f)
-    }
-
-    /// Parks until every greenlet of the group has finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let group = greenlet::pool::Group::new();
-    /// let g = group.spawn(|| ());
-    /// group.join();
-    /// assert!(g.is_finished());
-    /// ```
-    pub fn join(&self) {
-        self.members.join("Group::join")
-    }
-
-    /// Kills every greenlet of the group and waits until they have finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let group = greenlet::pool::Group::new();
-    /// group.spawn(|| greenlet::sleep(std::time::Duration::from_secs(3600)));
-    /// group.kill();
-    /// assert!(group.is_empty());
-    /// ```
-    pub fn kill(&self) {
-        self.members.kill("Group::kill")
-    }
-
-    /// The number of greenlets in the group (spawned and not finished).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let group = greenlet::pool::Group::new();
-    /// group.spawn(|| ());
-    /// assert_eq!(group.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.members.tasks.borrow().len()
-    }
-
-    /// True if no greenlet is in the group.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert!(greenlet::pool::Group::new().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// As [`Pool::map`], with every call running at once.
