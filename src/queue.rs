@@ -721,7 +721,11 @@ impl<T, O: Order<T>> Shared<T, O> {
     #[inline(always)]
     fn get_slow(&self, deadline: Option<Instant>) -> Option<T> {
         let waiter = self.getters.enqueue(|item| self.redeliver(item));
-        self.offer_slot(); // a rendezvous putter may now come
+        if self.capacity == 0 {
+            // A rendezvous putter may now come. (A bounded queue whose getter
+            // waits is empty, so it has no putter waiting for a slot.)
+            self.offer_slot();
+        }
         let item = waiter.park(self.waits.get, deadline)?;
         Some(self.count_taken(item))
     }
