@@ -427,19 +427,8 @@ impl Members {
     }
 
     fn kill(&self, what: &'static str) {
-        let me = current_id();
         let tasks: Vec<TaskRef> = self.tasks.borrow().iter().map(|(_, t)| t.clone()).collect();
-        let mut killing_self = None;
-        with_hub(|hub| {
-            for task in tasks {
-                if Some(task.header().id()) == me {
-                    killing_self = Some(task);
-                } else {
-                    hub.kill(&task);
-                }
-            }
-        });
-        match killing_self {
+        match kill_all_but_current(tasks) {
             // A member killing its own set: wait for the others, then unwind.
             Some(task) => {
                 while self.tasks.borrow().len() > 1 {
@@ -645,15 +634,8 @@ impl<T, U> MapJob<T, U> {
             return;
         }
         *self.failure.borrow_mut() = Some(JoinError::Panicked(payload));
-        let me = current_id();
-        let others: Vec<TaskRef> = self
-            .workers
-            .borrow()
-            .iter()
-            .filter(|task| Some(task.header().id()) != me)
-            .cloned()
-            .collect();
-        with_hub(|hub| others.iter().for_each(|task| hub.kill(task)));
+        let workers = self.workers.borrow().clone();
+        kill_all_but_current(workers);
     }
 }
 
@@ -662,9 +644,25 @@ struct KillWorkersOnDrop<'a>(&'a RefCell<Vec<TaskRef>>);
 
 impl Drop for KillWorkersOnDrop<'_> {
     fn drop(&mut self) {
-        let workers = self.0.take();
-        with_hub(|hub| workers.iter().for_each(|task| hub.kill(task)));
+        kill_all_but_current(self.0.take()); // the caller is not a worker
     }
+}
+
+/// Kills every task of `tasks` except the running one, which it returns if
+/// it is among them (a greenlet killing its own set unwinds last).
+fn kill_all_but_current(tasks: Vec<TaskRef>) -> Option<TaskRef> {
+    let me = current_id();
+    let mut current = None;
+    with_hub(|hub| {
+        for task in tasks {
+            if Some(task.header().id()) == me {
+                current = Some(task);
+            } else {
+                hub.kill(&task);
+            }
+        }
+    });
+    current
 }
 
 /// Counts a map worker out however it ends; once feeding must stop, empties

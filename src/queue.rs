@@ -137,17 +137,14 @@ struct WaitNames {
     put: &'static str,
 }
 
-impl WaitNames {
-    fn of(type_name: &str) -> WaitNames {
-        let (get, put) = match type_name {
-            "PriorityQueue" => ("PriorityQueue::get", "PriorityQueue::put"),
-            "LifoQueue" => ("LifoQueue::get", "LifoQueue::put"),
-            "JoinableQueue" => ("JoinableQueue::get", "JoinableQueue::put"),
-            "Channel" => ("Channel::get", "Channel::put"),
-            _ => ("Queue::get", "Queue::put"),
-        };
-        WaitNames { get, put }
-    }
+/// The [`WaitNames`] of the queue type `$Queue`.
+macro_rules! wait_names {
+    ($Queue:ident) => {
+        WaitNames {
+            get: concat!(stringify!($Queue), "::get"),
+            put: concat!(stringify!($Queue), "::put"),
+        }
+    };
 }
 
 fn checked_capacity(capacity: usize) -> usize {
@@ -172,7 +169,7 @@ macro_rules! queue_methods {
             /// assert_eq!(queue.get(), 1);
             /// ```
             pub fn new() -> $Queue<T> {
-                $Queue { shared: Rc::new(Shared::new(usize::MAX, stringify!($Queue))) }
+                $Queue { shared: Rc::new(Shared::new(usize::MAX, wait_names!($Queue))) }
             }
 
             #[doc = concat!("A `", stringify!($Queue), "` holding at most `capacity` items: `put` parks while it is full.")]
@@ -189,7 +186,7 @@ macro_rules! queue_methods {
             /// assert_eq!(queue.try_put(2), Err(2));
             /// ```
             pub fn bounded(capacity: usize) -> $Queue<T> {
-                $Queue { shared: Rc::new(Shared::new(checked_capacity(capacity), stringify!($Queue))) }
+                $Queue { shared: Rc::new(Shared::new(checked_capacity(capacity), wait_names!($Queue))) }
             }
 
             /// Adds `item`, parking while the queue is full. A greenlet
@@ -585,9 +582,9 @@ impl<T> fmt::Debug for Drain<'_, T> {
 }
 
 impl<T, O: Order<T>> Shared<T, O> {
-    fn new(capacity: usize, type_name: &'static str) -> Shared<T, O> {
+    fn new(capacity: usize, waits: WaitNames) -> Shared<T, O> {
         Shared {
-            waits: WaitNames::of(type_name),
+            waits,
             items: RefCell::new(O::Buffer::default()),
             capacity,
             reserved: Cell::new(0),
@@ -671,16 +668,14 @@ impl<T, O: Order<T>> Shared<T, O> {
     fn try_put(&self, item: T) -> Result<(), T> {
         // In a rendezvous each woken putter needs a getter of its own: a
         // newcomer may take only a getter that none of them is promised.
-        if self.capacity != 0 || self.getters.waiting() > self.reserved.get() {
+        let item = if self.capacity != 0 || self.getters.waiting() > self.reserved.get() {
             match self.getters.grant(item) {
                 Ok(()) => return self.accepted(),
-                Err(item) => return self.try_buffer(item),
+                Err(item) => item,
             }
-        }
-        self.try_buffer(item)
-    }
-
-    fn try_buffer(&self, item: T) -> Result<(), T> {
+        } else {
+            item
+        };
         if self.capacity != 0 && self.free_slots() > 0 {
             O::push(&mut self.items.borrow_mut(), item);
             return self.accepted();
@@ -796,7 +791,7 @@ impl<T> Channel<T> {
     /// ```
     pub fn new() -> Channel<T> {
         Channel {
-            shared: Rc::new(Shared::new(0, "Channel")),
+            shared: Rc::new(Shared::new(0, wait_names!(Channel))),
         }
     }
 

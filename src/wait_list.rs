@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, with_hub};
+use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
 use crate::time::CancelTimer;
 
 /// A FIFO of parked tasks, each waiting to be granted a `G`.
@@ -160,11 +160,7 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
     #[inline(always)] // its frame stays open across the switch
     pub(crate) fn park(mut self, what: &'static str, deadline: Option<Instant>) -> Option<G> {
         loop {
-            let _timer = deadline.map(|deadline| {
-                with_hub(|hub| {
-                    CancelTimer(hub.add_timer(deadline, TimerAction::Wake(hub.current_waker())))
-                })
-            });
+            let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, current_waker()));
             park(WaitOn::Named(what));
             if let Some(grant) = self.list.leave(self.ticket) {
                 self.orphan = None;

@@ -23,8 +23,8 @@ use corosensei::Coroutine;
 use corosensei::stack::DefaultStack;
 
 use crate::hub::{
-    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, TimerAction, WaitOn, Waker,
-    current_waker, park, with_hub,
+    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, WaitOn, Waker, current_waker,
+    park, with_hub,
 };
 use crate::time::CancelTimer;
 
@@ -324,16 +324,13 @@ impl<T> Greenlet<T> {
         }
         let deadline = Instant::now().checked_add(timeout);
         self.check_not_self();
-        let _cleanup = with_hub(|hub| {
-            let waker = hub.current_waker();
-            self.header().joiners.borrow_mut().push(waker);
-            let timer = deadline.map(|d| CancelTimer(hub.add_timer(d, TimerAction::Wake(waker))));
-            StopWaiting {
-                header: self.header(),
-                waker,
-                timer,
-            }
-        });
+        let waker = current_waker();
+        self.header().joiners.borrow_mut().push(waker);
+        let _cleanup = StopWaiting {
+            header: self.header(),
+            waker,
+            timer: deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
+        };
         park(WaitOn::Join(self.header().id()));
         self.is_finished()
     }

@@ -186,11 +186,6 @@ impl Hub {
         current_header().unwrap_or(&self.root.header)
     }
 
-    /// A waker for the current task's next park.
-    pub(crate) fn current_waker(&self) -> Waker {
-        self.current_header().waker()
-    }
-
     // ---- switching ------------------------------------------------------
 
     /// Blocks the current task until a [`Waker`] for it fires or it is
@@ -201,6 +196,7 @@ impl Hub {
     /// A task that parks while unwinding (a destructor that blocks during a
     /// kill or a panic) is not interrupted: a second unwind there would abort
     /// the process. A kill stays pending for it.
+    ///
     /// The free function [`park`] is the fast way in for a greenlet.
     pub(crate) fn park(&self, what: WaitOn) {
         let header = self.current_header();

@@ -9,7 +9,7 @@ pub(crate) mod timers;
 
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, park, with_hub};
+use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, with_hub};
 
 /// Parks the current greenlet for at least `duration`; other greenlets run meanwhile.
 ///
@@ -38,15 +38,20 @@ pub fn sleep(duration: Duration) {
             park(WaitOn::Sleep);
         }
     };
-    let _cancel = with_hub(|hub| {
-        CancelTimer(hub.add_timer(deadline, TimerAction::Wake(hub.current_waker())))
-    });
+    let _cancel = CancelTimer::wake_at(deadline, current_waker());
     park(WaitOn::Sleep);
 }
 
 /// Cancels a timer when dropped, however the wait it bounds ends (a no-op
 /// if it has fired).
 pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
+
+impl CancelTimer {
+    /// A timer that fires `waker` at `deadline`: the deadline of a timed wait.
+    pub(crate) fn wake_at(deadline: Instant, waker: Waker) -> CancelTimer {
+        with_hub(|hub| CancelTimer(hub.add_timer(deadline, TimerAction::Wake(waker))))
+    }
+}
 
 impl Drop for CancelTimer {
     fn drop(&mut self) {
