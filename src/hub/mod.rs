@@ -31,13 +31,14 @@ use std::fmt::Write as _;
 use std::io;
 use std::panic;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 use slab::Slab;
 
 use crate::greenlet::stack_pool::{self, StackPool};
+use crate::reactor::IoState;
 use crate::sys;
 use crate::time::timers::{TimerKey, TimerQueue};
 
@@ -73,12 +74,13 @@ pub(crate) struct Hub {
     waiting_for_stack: RefCell<VecDeque<TaskRef>>,
     poll: RefCell<mio::Poll>,
     events: RefCell<mio::Events>,
-    #[allow(dead_code)] // handed to other threads by the thread pool
-    waker: Arc<mio::Waker>,
-    /// IO sources registered with `poll`; while there are any, an empty run
-    /// queue is not a deadlock.
-    io_sources: Cell<usize>,
-    /// Work on other threads that will wake this hub through `waker`.
+    /// Descriptors registered with `poll`, indexed by their token; while a
+    /// task waits on one, an empty run queue is not a deadlock.
+    io: RefCell<Slab<Rc<IoState>>>,
+    /// Where other threads leave wake-ups for this hub.
+    remote: Arc<Remote>,
+    /// [`ExternalWaker`]s handed out and not yet received back: work on other
+    /// threads that will wake a task here.
     external_pending: Cell<usize>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
@@ -124,6 +126,120 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
     HUB.with(f)
 }
 
+/// [`with_hub`], or `None` once the thread's hub has been destroyed.
+pub(crate) fn try_with_hub<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+    HUB.try_with(f).ok()
+}
+
+/// The part of a hub that other threads may touch.
+struct Remote {
+    /// Wake-ups left by [`ExternalWaker`]s: one message per waker, with the
+    /// task to wake if it was parked by then.
+    wakers: Mutex<Vec<Option<Waker>>>,
+    poll_waker: mio::Waker,
+}
+
+/// What an [`ExternalWaker`] and its [`ExternalWait`] share.
+#[derive(Default)]
+struct Signal {
+    done: bool,
+    /// The waiting task's waker for its current park.
+    waker: Option<Waker>,
+}
+
+/// Signals one waiting task of a hub from any thread, once: by
+/// [`ExternalWaker::wake`] or, if it is dropped unused, by the drop (so a
+/// waiter is never forgotten when the work meant to wake it fails).
+pub(crate) struct ExternalWaker {
+    remote: Arc<Remote>,
+    signal: Arc<Mutex<Signal>>,
+    sent: bool,
+}
+
+/// The hub's side of an [`ExternalWaker`]: parks until it has fired.
+pub(crate) struct ExternalWait {
+    signal: Arc<Mutex<Signal>>,
+}
+
+/// A waker for the current task that another thread can fire, and the wait
+/// for it. Until it fires the hub counts it as work in progress, so waiting
+/// for it is not a deadlock.
+pub(crate) fn external_signal() -> (ExternalWaker, ExternalWait) {
+    with_hub(|hub| {
+        hub.external_pending.set(hub.external_pending.get() + 1);
+        let signal = Arc::new(Mutex::new(Signal::default()));
+        (
+            ExternalWaker {
+                remote: hub.remote.clone(),
+                signal: signal.clone(),
+                sent: false,
+            },
+            ExternalWait { signal },
+        )
+    })
+}
+
+impl ExternalWaker {
+    pub(crate) fn wake(mut self) {
+        self.send();
+    }
+
+    fn send(&mut self) {
+        if std::mem::replace(&mut self.sent, true) {
+            return;
+        }
+        let waker = {
+            let mut signal = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            signal.done = true;
+            signal.waker.take()
+        };
+        self.remote
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(waker);
+        if let Err(e) = self.remote.poll_waker.wake() {
+            log::error!(target: "greenlet", "cannot wake a hub from another thread: {e}");
+        }
+    }
+}
+
+impl Drop for ExternalWaker {
+    fn drop(&mut self) {
+        self.send();
+    }
+}
+
+impl ExternalWait {
+    pub(crate) fn is_done(&self) -> bool {
+        self.signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .done
+    }
+
+    /// Parks the current task until the waker has fired. A kill or
+    /// `with_timeout` unwinds out of it (except while already unwinding).
+    pub(crate) fn wait(&self, what: &'static str) {
+        loop {
+            {
+                let mut signal = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+                if signal.done {
+                    return;
+                }
+                signal.waker = Some(current_waker());
+            }
+            park(WaitOn::Named(what));
+        }
+    }
+}
+
+impl std::fmt::Debug for ExternalWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExternalWaker")
+    }
+}
+
 impl Hub {
     fn new() -> Hub {
         let poll = mio::Poll::new()
@@ -142,8 +258,11 @@ impl Hub {
             waiting_for_stack: RefCell::new(VecDeque::new()),
             poll: RefCell::new(poll),
             events: RefCell::new(mio::Events::with_capacity(1024)),
-            waker: Arc::new(waker),
-            io_sources: Cell::new(0),
+            io: RefCell::new(Slab::new()),
+            remote: Arc::new(Remote {
+                wakers: Mutex::new(Vec::new()),
+                poll_waker: waker,
+            }),
             external_pending: Cell::new(0),
             looping: Cell::new(false),
             parked_unwinding: Cell::new(0),
@@ -475,8 +594,7 @@ impl Hub {
         let idle = block && self.run_queue.borrow().is_empty();
         if idle {
             let deadline = self.timers.borrow().next_deadline();
-            if deadline.is_none() && self.io_sources.get() == 0 && self.external_pending.get() == 0
-            {
+            if deadline.is_none() && !self.io_waiters() && self.external_pending.get() == 0 {
                 self.deadlock();
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -484,19 +602,81 @@ impl Hub {
             if !self.timers.borrow().is_empty() {
                 self.fire_timers(Instant::now());
             }
-        } else if self.io_sources.get() > 0 || self.external_pending.get() > 0 {
+        } else if !self.io.borrow().is_empty() || self.external_pending.get() > 0 {
             self.poll_io(Some(Duration::ZERO));
         }
     }
 
     fn poll_io(&self, timeout: Option<Duration>) {
         let mut events = self.events.borrow_mut();
-        match self.poll.borrow_mut().poll(&mut events, timeout) {
+        let polled = self.poll.borrow_mut().poll(&mut events, timeout);
+        match polled {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("greenlet: the hub's poll failed: {e}"),
         }
-        // Nothing but the waker is registered yet; its wake-up needs no work.
+        // Waking only queues tasks: no user code runs under these borrows.
+        let io = self.io.borrow();
+        for event in events.iter() {
+            if event.token() == WAKER_TOKEN {
+                self.receive_remote_wakeups();
+            } else if let Some(state) = io.get(event.token().0) {
+                state.on_event(event, self);
+            }
+        }
+    }
+
+    // ---- IO and other threads ----------------------------------------------
+
+    /// Whether any task is parked on a descriptor (usually the first looked at).
+    fn io_waiters(&self) -> bool {
+        self.io
+            .borrow()
+            .iter()
+            .any(|(_, state)| state.has_waiters())
+    }
+
+    /// Registers `source` for read and write readiness (once: changing the
+    /// interest later would cost a system call per wait) and returns its token.
+    pub(crate) fn register(
+        &self,
+        source: &mut impl mio::event::Source,
+        state: Rc<IoState>,
+    ) -> io::Result<usize> {
+        let mut io = self.io.borrow_mut();
+        let entry = io.vacant_entry();
+        let token = entry.key();
+        self.poll.borrow().registry().register(
+            source,
+            mio::Token(token),
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )?;
+        entry.insert(state);
+        Ok(token)
+    }
+
+    /// Undoes [`Hub::register`]; the state is dropped outside the borrow.
+    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source, token: usize) {
+        if let Err(e) = self.poll.borrow().registry().deregister(source) {
+            log::debug!(target: "greenlet", "deregistering token {token}: {e}");
+        }
+        let state = self.io.borrow_mut().try_remove(token);
+        drop(state);
+    }
+
+    fn receive_remote_wakeups(&self) {
+        let wakers = std::mem::take(
+            &mut *self
+                .remote
+                .wakers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        self.external_pending
+            .set(self.external_pending.get() - wakers.len());
+        for waker in wakers.iter().flatten() {
+            self.wake(waker);
+        }
     }
 
     /// Panics in the root context with the list of parked greenlets.

@@ -1,0 +1,375 @@
+//! The reactor: file descriptors registered with the hub's `mio::Poll`, and
+//! greenlets parked until one of them is ready.
+//!
+//! Every registered descriptor has an [`IoState`] in the hub's table, at the
+//! index that is its poll token. It has a read side and a write side, each
+//! with a readiness bit and its own waiters, so one greenlet can read a socket
+//! while another writes it.
+//!
+//! mio is edge-triggered: readiness is reported once per change, not while it
+//! lasts. So an operation is always tried first ([`IoSource::io`]); only when
+//! it says `WouldBlock` is the side marked not ready and the greenlet parked
+//! until the next event for that side. The hub polls only while every greenlet
+//! is switched out, so no event can slip in between the failed attempt and the
+//! park. A wake-up without readiness (an event for a token whose descriptor
+//! was closed and whose slot was reused, or an interrupt) just means another
+//! attempt: it is never an error.
+//!
+//! Dropping an [`IoSource`] deregisters the descriptor before it is closed
+//! (a `dup`ed descriptor would otherwise keep the registration alive).
+//!
+//! This module must not run user code while it borrows a waiter list.
+
+#![forbid(unsafe_code)]
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+
+use crate::hub::{Hub, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
+use crate::time::CancelTimer;
+use crate::wait_list::deadline_after;
+
+const READABLE: u8 = 0b0001;
+const WRITABLE: u8 = 0b0010;
+/// The peer closed its end (or the socket failed): reads end at once from
+/// now on, so this is never cleared. It matters when the closing arrives in
+/// the same event as the last data: a read that drains the data must not
+/// mark the socket not ready, since no further edge will come.
+const READ_CLOSED: u8 = 0b0100;
+const WRITE_CLOSED: u8 = 0b1000;
+
+/// Which side of a descriptor an operation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn bit(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+
+    /// The bits that make this direction worth an attempt.
+    fn ready_bits(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED,
+            Direction::Write => WRITABLE | WRITE_CLOSED,
+        }
+    }
+}
+
+/// The greenlets parked on one side of a descriptor: almost always one, so
+/// the first needs no allocation.
+#[derive(Default)]
+struct Waiters {
+    first: Cell<Option<Waker>>,
+    rest: RefCell<Vec<Waker>>,
+}
+
+impl Waiters {
+    fn push(&self, waker: Waker) {
+        if self.first.get().is_none() {
+            self.first.set(Some(waker));
+        } else {
+            self.rest.borrow_mut().push(waker);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.get().is_none() && self.rest.borrow().is_empty()
+    }
+
+    fn remove(&self, waker: Waker) {
+        if self.first.get() == Some(waker) {
+            self.first.set(None);
+        } else {
+            let mut rest = self.rest.borrow_mut();
+            if !rest.is_empty() {
+                rest.retain(|w| *w != waker);
+            }
+        }
+    }
+
+    fn wake_all(&self, hub: &Hub) {
+        if let Some(first) = self.first.take() {
+            hub.wake(&first);
+        }
+        let mut rest = self.rest.borrow_mut();
+        if !rest.is_empty() {
+            // Waking only queues tasks; no user code runs under the borrow.
+            rest.drain(..).for_each(|waker| hub.wake(&waker));
+        }
+    }
+}
+
+/// What the hub knows about one registered descriptor, plus the per-handle
+/// settings that decide how long an operation on it may wait.
+pub(crate) struct IoState {
+    ready: Cell<u8>,
+    readers: Waiters,
+    writers: Waiters,
+    read_timeout: Cell<Option<Duration>>,
+    write_timeout: Cell<Option<Duration>>,
+    nonblocking: Cell<bool>,
+}
+
+impl IoState {
+    fn new() -> IoState {
+        IoState {
+            // Unknown counts as ready: the first attempt finds out.
+            ready: Cell::new(READABLE | WRITABLE),
+            readers: Waiters::default(),
+            writers: Waiters::default(),
+            read_timeout: Cell::new(None),
+            write_timeout: Cell::new(None),
+            nonblocking: Cell::new(false),
+        }
+    }
+
+    fn side(&self, direction: Direction) -> &Waiters {
+        match direction {
+            Direction::Read => &self.readers,
+            Direction::Write => &self.writers,
+        }
+    }
+
+    #[inline]
+    fn is_ready(&self, direction: Direction) -> bool {
+        self.ready.get() & direction.ready_bits() != 0
+    }
+
+    #[inline]
+    fn clear(&self, direction: Direction) {
+        self.ready.set(self.ready.get() & !direction.bit());
+    }
+
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.readers.is_empty() || !self.writers.is_empty()
+    }
+
+    /// Records what a poll event reports and wakes the waiters it concerns.
+    pub(crate) fn on_event(&self, event: &mio::event::Event, hub: &Hub) {
+        let mut ready = 0;
+        if event.is_readable() {
+            ready |= READABLE;
+        }
+        if event.is_read_closed() || event.is_error() {
+            ready |= READ_CLOSED;
+        }
+        if event.is_writable() {
+            ready |= WRITABLE;
+        }
+        if event.is_write_closed() || event.is_error() {
+            ready |= WRITE_CLOSED;
+        }
+        self.ready.set(self.ready.get() | ready);
+        if ready & Direction::Read.ready_bits() != 0 {
+            self.readers.wake_all(hub);
+        }
+        if ready & Direction::Write.ready_bits() != 0 {
+            self.writers.wake_all(hub);
+        }
+    }
+
+    /// Wakes every waiter on `direction` without any readiness: they try
+    /// again (used to make an accept loop notice that its server stopped).
+    pub(crate) fn wake(&self, direction: Direction) {
+        with_hub(|hub| self.side(direction).wake_all(hub));
+    }
+
+    /// Parks until `direction` may be ready; false if `deadline` passed first.
+    #[inline(always)] // its frame stays open across the switch
+    fn wait(&self, direction: Direction, deadline: Option<Instant>, what: &'static str) -> bool {
+        let waker = current_waker();
+        let side = self.side(direction);
+        side.push(waker);
+        let _leave = LeaveOnDrop(side, waker);
+        let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, waker));
+        park(WaitOn::Named(what));
+        self.is_ready(direction) || deadline.is_none_or(|deadline| Instant::now() < deadline)
+    }
+}
+
+/// Takes a waiter off its side however its wait ends (woken, timed out,
+/// killed); a no-op if a wake-up already did.
+struct LeaveOnDrop<'a>(&'a Waiters, Waker);
+
+impl Drop for LeaveOnDrop<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.remove(self.1);
+    }
+}
+
+/// A descriptor registered with this thread's hub for as long as it lives.
+pub(crate) struct Registration {
+    state: Rc<IoState>,
+    token: usize,
+    fd: RawFd,
+}
+
+impl Registration {
+    fn new(fd: RawFd) -> io::Result<Registration> {
+        with_hub(|hub| {
+            let state = Rc::new(IoState::new());
+            let token = hub.register(&mut SourceFd(&fd), state.clone())?;
+            Ok(Registration { state, token, fd })
+        })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // After the thread's hub is gone (a socket in another thread-local),
+        // closing the descriptor is all there is left to do.
+        let _ = try_with_hub(|hub| hub.deregister(&mut SourceFd(&self.fd), self.token));
+    }
+}
+
+/// A non-blocking descriptor `S` registered with the hub, and the retry
+/// loop that makes its operations block only the calling greenlet.
+pub(crate) struct IoSource<S: AsRawFd> {
+    // Declared first, so dropped first: deregistered while `io` is still open.
+    registration: Registration,
+    io: S,
+}
+
+impl<S: AsRawFd> IoSource<S> {
+    /// Registers `io`, which must already be in non-blocking mode.
+    pub(crate) fn new(io: S) -> io::Result<IoSource<S>> {
+        let registration = Registration::new(io.as_raw_fd())?;
+        Ok(IoSource { registration, io })
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Deregisters and returns the descriptor (still non-blocking).
+    pub(crate) fn into_inner(self) -> S {
+        let IoSource { registration, io } = self;
+        drop(registration);
+        io
+    }
+
+    pub(crate) fn state(&self) -> &IoState {
+        &self.registration.state
+    }
+
+    /// Runs `op` until it does not say `WouldBlock`, parking the greenlet
+    /// until `direction` is ready in between. Gives up with `WouldBlock`
+    /// when in non-blocking mode, and with `WouldBlock` ("timed out", as std
+    /// on Unix) when the timeout for `direction` passes.
+    #[inline]
+    pub(crate) fn io<R>(
+        &self,
+        direction: Direction,
+        what: &'static str,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let state = self.state();
+        let timeout = match direction {
+            Direction::Read => state.read_timeout.get(),
+            Direction::Write => state.write_timeout.get(),
+        };
+        let mut deadline = None;
+        loop {
+            if state.is_ready(direction) {
+                match op(&self.io) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.clear(direction),
+                    result => return result,
+                }
+            }
+            if state.nonblocking.get() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let deadline = *deadline.get_or_insert_with(|| timeout.and_then(deadline_after));
+            if !state.wait(direction, deadline, what) {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the operation timed out",
+                ));
+            }
+        }
+    }
+
+    /// Parks until `direction` is reported ready, or until `deadline`:
+    /// for operations that start with no attempt (a non-blocking connect).
+    /// Returns false if the deadline passed first.
+    pub(crate) fn wait_ready(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> bool {
+        let state = self.state();
+        state.clear(direction);
+        while !state.is_ready(direction) {
+            if !state.wait(direction, deadline, what) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Marks `direction` not ready after an operation that drained it (a
+    /// read that filled less than its buffer), saving the attempt that would
+    /// only say `WouldBlock`. The next edge sets it again.
+    #[inline]
+    pub(crate) fn drained(&self, direction: Direction) {
+        self.state().clear(direction);
+    }
+
+    pub(crate) fn set_timeout(
+        &self,
+        direction: Direction,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        let state = self.state();
+        match direction {
+            Direction::Read => state.read_timeout.set(timeout),
+            Direction::Write => state.write_timeout.set(timeout),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self, direction: Direction) -> Option<Duration> {
+        let state = self.state();
+        match direction {
+            Direction::Read => state.read_timeout.get(),
+            Direction::Write => state.write_timeout.get(),
+        }
+    }
+
+    pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
+        self.state().nonblocking.set(nonblocking);
+    }
+}
+
+impl<S: AsRawFd + AsFd> AsFd for IoSource<S> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl<S: AsRawFd + fmt::Debug> fmt::Debug for IoSource<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.fmt(f)
+    }
+}

@@ -1,0 +1,287 @@
+//! The bridge to OS threads: run blocking or CPU-heavy work on a pool of
+//! threads while the calling greenlet parks and the others keep running.
+//!
+//! A job is a closure sent to a pool thread; when it ends, the thread leaves
+//! the result for the caller and wakes the caller's hub through its
+//! `mio::Waker` (see `hub::ExternalWaker`). Threads start on demand, up to
+//! the pool's cap, and exit after [`IDLE_TIMEOUT`] without work.
+//!
+//! This module must not touch the hub from a pool thread except through an
+//! `ExternalWaker`.
+
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use crate::hub::external_signal;
+
+/// How long a pool thread waits for work before it exits.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cap on the threads of the pool behind [`spawn_blocking`].
+pub const DEFAULT_MAX_THREADS: usize = 64;
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A pool of OS threads that run closures for greenlets.
+///
+/// Cloning gives another handle onto the same pool. Threads are started when
+/// work arrives and no thread is idle, up to the number given to
+/// [`ThreadPool::new`]; beyond that, work waits its turn. A thread with no
+/// work for [`IDLE_TIMEOUT`] exits. Work already sent runs to the end even if
+/// every handle is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::threadpool::ThreadPool;
+///
+/// let pool = ThreadPool::new(2);
+/// let sum = pool.spawn_blocking(|| (1..=100u64).sum::<u64>());
+/// assert_eq!(sum, 5050);
+/// ```
+#[derive(Clone)]
+pub struct ThreadPool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    max_threads: usize,
+}
+
+struct State {
+    jobs: VecDeque<Job>,
+    threads: usize,
+    /// Threads waiting for work that nobody has called yet.
+    idle: usize,
+    /// Calls made to idle threads (each taken out of `idle`) not yet answered.
+    calls: usize,
+}
+
+impl ThreadPool {
+    /// A pool of at most `max_threads` threads (none started yet).
+    ///
+    /// # Panics
+    ///
+    /// If `max_threads` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = greenlet::threadpool::ThreadPool::new(4);
+    /// assert_eq!(pool.max_threads(), 4);
+    /// assert_eq!(pool.threads(), 0);
+    /// ```
+    pub fn new(max_threads: usize) -> ThreadPool {
+        assert!(
+            max_threads > 0,
+            "ThreadPool::new: a pool needs at least one thread"
+        );
+        ThreadPool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    jobs: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    calls: 0,
+                }),
+                work: Condvar::new(),
+                max_threads,
+            }),
+        }
+    }
+
+    /// The most threads this pool runs at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(greenlet::threadpool::ThreadPool::new(3).max_threads(), 3);
+    /// ```
+    pub fn max_threads(&self) -> usize {
+        self.shared.max_threads
+    }
+
+    /// The threads alive now, busy or idle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = greenlet::threadpool::ThreadPool::new(3);
+    /// pool.spawn_blocking(|| ());
+    /// assert_eq!(pool.threads(), 1); // idle until it times out
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.shared.lock().threads
+    }
+
+    /// Runs `f` on one of the pool's threads and returns its result; the
+    /// calling greenlet parks meanwhile, so the others run (in the root
+    /// context, the hub runs them).
+    ///
+    /// A panic in `f` resumes in the caller with its original payload. If the
+    /// caller is killed or timed out while it waits, it unwinds at once and
+    /// `f` still runs to the end on its thread; its result is dropped there.
+    ///
+    /// # Panics
+    ///
+    /// If no thread of the pool is running and none can be started; with
+    /// `f`'s panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use greenlet::threadpool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new(2);
+    /// let start = Instant::now();
+    /// let ticker = greenlet::spawn(|| {
+    ///     for _ in 0..5 {
+    ///         greenlet::sleep(Duration::from_millis(10));
+    ///     }
+    /// });
+    /// // Blocks a pool thread, not the hub: the ticker runs meanwhile.
+    /// pool.spawn_blocking(|| std::thread::sleep(Duration::from_millis(100)));
+    /// assert!(ticker.is_finished());
+    /// assert!(start.elapsed() < Duration::from_millis(150));
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
+        let (waker, done) = external_signal();
+        let result = slot.clone();
+        self.submit(Box::new(move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            *result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+            waker.wake();
+        }));
+        done.wait("spawn_blocking");
+        let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match outcome {
+            Some(Ok(value)) => value,
+            Some(Err(payload)) => panic::resume_unwind(payload),
+            None => unreachable!("a job signals only after leaving its outcome"),
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        let mut state = self.shared.lock();
+        state.jobs.push_back(job);
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.calls += 1;
+            self.shared.work.notify_one();
+            return;
+        }
+        if state.threads == self.shared.max_threads {
+            return; // a busy thread takes it next
+        }
+        let shared = self.shared.clone();
+        let started = thread::Builder::new()
+            .name("greenlet-blocking".into())
+            .spawn(move || shared.work_loop());
+        match started {
+            Ok(_) => state.threads += 1,
+            Err(e) if state.threads > 0 => {
+                log::warn!(target: "greenlet", "thread pool: cannot start another thread: {e}");
+            }
+            Err(e) => {
+                state.jobs.pop_back();
+                drop(state);
+                panic!("greenlet: the thread pool cannot start a thread: {e}");
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn work_loop(&self) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                drop(state);
+                job(); // jobs catch their own panics
+                state = self.lock();
+                continue;
+            }
+            state.idle += 1;
+            loop {
+                let (guard, wait) = self
+                    .work
+                    .wait_timeout(state, IDLE_TIMEOUT)
+                    .unwrap_or_else(PoisonError::into_inner);
+                state = guard;
+                if state.calls > 0 {
+                    state.calls -= 1; // the caller took us out of `idle`
+                    break;
+                }
+                if wait.timed_out() {
+                    state.idle -= 1;
+                    state.threads -= 1;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("ThreadPool")
+            .field("max_threads", &self.shared.max_threads)
+            .field("threads", &state.threads)
+            .field("queued", &state.jobs.len())
+            .finish()
+    }
+}
+
+/// The process-wide pool behind [`spawn_blocking`], of at most
+/// [`DEFAULT_MAX_THREADS`] threads.
+fn default_pool() -> &'static ThreadPool {
+    static POOL: OnceLock<ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| ThreadPool::new(DEFAULT_MAX_THREADS))
+}
+
+/// Runs `f` on the shared thread pool while the calling greenlet parks:
+/// for a blocking call (a file read, a database driver, a DNS lookup) or a
+/// long computation that would otherwise stall every greenlet of the thread.
+///
+/// As [`ThreadPool::spawn_blocking`], on a pool of at most
+/// [`DEFAULT_MAX_THREADS`] threads shared by every hub of the process.
+///
+/// # Examples
+///
+/// ```
+/// let digest = greenlet::threadpool::spawn_blocking(|| {
+///     (0..1_000_000u64).fold(0u64, |acc, n| acc.wrapping_mul(31).wrapping_add(n))
+/// });
+/// assert_ne!(digest, 0);
+///
+/// let outcome = std::panic::catch_unwind(|| {
+///     greenlet::threadpool::spawn_blocking(|| panic!("boom"))
+/// });
+/// assert_eq!(*outcome.unwrap_err().downcast::<&str>().unwrap(), "boom");
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    default_pool().spawn_blocking(f)
+}
