@@ -94,6 +94,7 @@ pub mod net;
 pub mod pool;
 pub mod queue;
 mod reactor;
+pub mod server;
 mod sys;
 pub mod threadpool;
 mod time;

@@ -27,6 +27,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::time::Duration;
 
 use slab::Slab;
 
@@ -34,7 +35,7 @@ use crate::greenlet::{Greenlet, JoinError, spawn};
 use crate::hub::{Interrupted, TaskRef, current_id, with_hub};
 use crate::lock::Semaphore;
 use crate::queue::Queue;
-use crate::wait_list::WaitList;
+use crate::wait_list::{WaitList, deadline_after};
 
 /// A set of greenlets of which at most `size` run at once: [`spawn`](Pool::spawn)
 /// parks the caller while the pool is full (gevent's `Pool`).
@@ -373,6 +374,37 @@ impl Default for Group {
 impl fmt::Debug for Group {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group").field("len", &self.len()).finish()
+    }
+}
+
+impl Group {
+    /// Lets the members other than the caller finish for up to `grace`,
+    /// then kills those still running and waits until they have finished.
+    /// The caller, if a member, is left running (a server stopped from
+    /// one of its own connections).
+    pub(crate) fn shut_down(&self, grace: Duration) {
+        let members = &self.members;
+        let own = {
+            let me = current_id();
+            let tasks = members.tasks.borrow();
+            usize::from(tasks.iter().any(|(_, t)| Some(t.header().id()) == me))
+        };
+        let deadline = deadline_after(grace);
+        while members.tasks.borrow().len() > own {
+            if !members.joiners.wait("StreamServer::stop", deadline) {
+                break;
+            }
+        }
+        let tasks: Vec<TaskRef> = members
+            .tasks
+            .borrow()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect();
+        drop(kill_all_but_current(tasks));
+        while members.tasks.borrow().len() > own {
+            members.joiners.wait("StreamServer::stop", None);
+        }
     }
 }
 

@@ -243,10 +243,11 @@ impl TcpListener {
         }
     }
 
-    /// Parks until the listener may have a connection (or a spurious wake-up).
+    /// Parks until the listener may have a connection, or until
+    /// [`TcpListener::wake_acceptors`].
     pub(crate) fn wait_acceptable(&self) {
         self.source
-            .wait_ready(Direction::Read, None, "TcpListener::accept");
+            .wait_once(Direction::Read, "TcpListener::accept");
     }
 }
 

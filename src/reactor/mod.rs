@@ -322,6 +322,16 @@ impl<S: AsRawFd> IoSource<S> {
         true
     }
 
+    /// Parks once until `direction` may be ready: returns on readiness or
+    /// on any wake-up without it (see [`IoState::wake`]), at once if it is
+    /// ready already.
+    pub(crate) fn wait_once(&self, direction: Direction, what: &'static str) {
+        let state = self.state();
+        if !state.is_ready(direction) {
+            state.wait(direction, None, what);
+        }
+    }
+
     /// Marks `direction` not ready after an operation that drained it (a
     /// read that filled less than its buffer), saving the attempt that would
     /// only say `WouldBlock`. The next edge sets it again.

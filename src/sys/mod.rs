@@ -10,6 +10,8 @@
 //!   once per thread, an alternate signal stack if the thread has none, kept
 //!   alive by the returned [`ThreadSignals`].
 //! - [`RunningGuard`]: tells the handler which greenlet is on the CPU.
+//! - [`is_out_of_resources`]: whether an error is a lack of descriptors or
+//!   memory that passes once something is closed.
 
 #[cfg(unix)]
 mod unix;

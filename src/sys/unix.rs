@@ -282,3 +282,13 @@ impl Drop for AltStack {
         }
     }
 }
+
+/// Whether `error` says the process or system ran out of descriptors or
+/// memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): a condition that passes
+/// once something is closed, so the caller should back off and retry.
+pub(crate) fn is_out_of_resources(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}

@@ -1,0 +1,434 @@
+//! [`StreamServer`]: a TCP server that serves each connection in its own
+//! greenlet (gevent's `StreamServer`).
+//!
+//! The accept loop never gives up: when the process runs out of descriptors
+//! (`EMFILE`, `ENFILE`) an accept fails while the connection stays queued,
+//! so retrying at once would spin and waiting for the next readiness edge
+//! might never wake. The loop backs off on a timer instead (and retries as
+//! soon as one of its own connections closes), then serves again.
+//!
+//! This module must not hold a `RefCell` borrow while it parks.
+
+#![forbid(unsafe_code)]
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::Greenlet;
+use crate::event::Event;
+use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
+use crate::net::{TcpListener, TcpStream};
+use crate::pool::Group;
+use crate::sys;
+use crate::time::CancelTimer;
+
+/// The first pause after an accept fails for lack of descriptors; it doubles
+/// up to [`MAX_BACKOFF`] while the failures go on.
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// How long [`StreamServer::stop`] lets running connections finish before
+/// it kills them, unless set with [`StreamServer::stop_timeout`].
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(1);
+
+type Handler = dyn Fn(TcpStream, SocketAddr);
+
+/// A TCP server that runs `handler(stream, peer)` in a new greenlet for
+/// every connection.
+///
+/// Build it with [`StreamServer::bind`] (the port is bound at once), cap
+/// concurrent connections with [`max_connections`](StreamServer::max_connections),
+/// then either [`serve_forever`](StreamServer::serve_forever) (blocks the
+/// caller) or [`start`](StreamServer::start) (serves in a background greenlet).
+/// [`stop`](StreamServer::stop) closes the port and ends the serving.
+///
+/// When `max_connections` connections are being served, the server stops
+/// accepting: further clients wait in the kernel's queue (backlog 1024) and
+/// are served in turn; none is closed. A handler that panics ends only its
+/// own connection (the panic is logged).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use greenlet::net::TcpStream;
+/// use greenlet::server::StreamServer;
+///
+/// let server = StreamServer::bind("127.0.0.1:0", |stream, _peer| {
+///     let mut line = String::new();
+///     while BufReader::new(&stream).read_line(&mut line).unwrap_or(0) > 0 {
+///         (&stream).write_all(line.as_bytes()).unwrap();
+///         line.clear();
+///     }
+/// })?
+/// .max_connections(100);
+/// server.start();
+///
+/// let mut client = TcpStream::connect(server.local_addr()?)?;
+/// client.write_all(b"echo me\n")?;
+/// let mut reply = String::new();
+/// BufReader::new(&client).read_line(&mut reply)?;
+/// assert_eq!(reply, "echo me\n");
+///
+/// drop(client); // its handler returns at end of stream
+/// server.stop();
+/// assert!(TcpStream::connect(server.local_addr()?).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct StreamServer {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// Taken by `stop`; the accept loop holds its own clone while it runs.
+    listener: RefCell<Option<Rc<TcpListener>>>,
+    local_addr: SocketAddr,
+    handler: Rc<Handler>,
+    max_connections: Cell<usize>,
+    stop_timeout: Cell<Duration>,
+    connections: Group,
+    active: Cell<usize>,
+    stopped: Cell<bool>,
+    serving: Cell<bool>,
+    /// Set when the accept loop has returned (and dropped its listener).
+    loop_exited: Event,
+    /// The accept loop, parked until a connection slot frees, its backoff
+    /// ends, or the server stops.
+    loop_waker: Cell<Option<Waker>>,
+    background: RefCell<Option<Greenlet<()>>>,
+}
+
+impl StreamServer {
+    /// Binds `addr` and prepares to serve it with `handler`; nothing is
+    /// accepted until [`serve_forever`](StreamServer::serve_forever) or
+    /// [`start`](StreamServer::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_stream, peer| {
+    ///     println!("connection from {peer}");
+    /// })?;
+    /// assert!(server.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind<A, F>(addr: A, handler: F) -> io::Result<StreamServer>
+    where
+        A: ToSocketAddrs + Sync,
+        F: Fn(TcpStream, SocketAddr) + 'static,
+    {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        Ok(StreamServer {
+            inner: Rc::new(Inner {
+                listener: RefCell::new(Some(Rc::new(listener))),
+                local_addr,
+                handler: Rc::new(handler),
+                max_connections: Cell::new(usize::MAX),
+                stop_timeout: Cell::new(DEFAULT_STOP_TIMEOUT),
+                connections: Group::new(),
+                active: Cell::new(0),
+                stopped: Cell::new(false),
+                serving: Cell::new(false),
+                loop_exited: Event::new(),
+                loop_waker: Cell::new(None),
+                background: RefCell::new(None),
+            }),
+        })
+    }
+
+    /// Serves at most `n` connections at once; unlimited by default.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_, _| {})?.max_connections(50);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_connections(self, n: usize) -> StreamServer {
+        assert!(
+            n > 0,
+            "StreamServer::max_connections: at least one connection must be allowed"
+        );
+        self.inner.max_connections.set(n);
+        self
+    }
+
+    /// How long [`stop`](StreamServer::stop) lets running connections finish
+    /// before it kills them ([`DEFAULT_STOP_TIMEOUT`] unless set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_, _| {})?
+    ///     .stop_timeout(Duration::from_millis(100));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop_timeout(self, timeout: Duration) -> StreamServer {
+        self.inner.stop_timeout.set(timeout);
+        self
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenlet::server::StreamServer::bind("127.0.0.1:0", |_, _| {})?;
+    /// assert_ne!(server.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.inner.local_addr)
+    }
+
+    /// The connections being served now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = greenlet::server::StreamServer::bind("127.0.0.1:0", |_, _| {})?;
+    /// assert_eq!(server.connections(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connections(&self) -> usize {
+        self.inner.active.get()
+    }
+
+    /// Accepts and serves connections until [`stop`](StreamServer::stop) is
+    /// called (from a handler or another greenlet); returns at once if the
+    /// server was stopped already.
+    ///
+    /// # Panics
+    ///
+    /// If the server is already serving (a second `serve_forever`, or after
+    /// [`start`](StreamServer::start)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::net::TcpStream;
+    /// use greenlet::server::StreamServer;
+    /// use std::rc::Rc;
+    ///
+    /// let server = Rc::new(StreamServer::bind("127.0.0.1:0", |_, _| {})?);
+    /// let addr = server.local_addr()?;
+    /// let stopper = server.clone();
+    /// greenlet::spawn(move || {
+    ///     TcpStream::connect(addr).unwrap();
+    ///     stopper.stop();
+    /// });
+    /// server.serve_forever(); // returns once stopped
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn serve_forever(&self) {
+        assert!(
+            !self.inner.serving.replace(true),
+            "StreamServer::serve_forever: the server is already serving"
+        );
+        self.inner.serve();
+    }
+
+    /// Serves in a background greenlet and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// If the server is already serving.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use greenlet::net::TcpStream;
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |mut stream, _| {
+    ///     let _ = stream.write_all(b"111");
+    /// })?;
+    /// server.start();
+    /// let mut reply = String::new();
+    /// TcpStream::connect(server.local_addr()?)?.read_to_string(&mut reply)?;
+    /// assert_eq!(reply, "111");
+    /// server.stop();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn start(&self) {
+        assert!(
+            !self.inner.serving.replace(true),
+            "StreamServer::start: the server is already serving"
+        );
+        let inner = self.inner.clone();
+        let greenlet = crate::Builder::new()
+            .name("StreamServer")
+            .spawn(move || inner.serve())
+            .unwrap_or_else(|e| panic!("StreamServer::start: cannot spawn the accept loop: {e}"));
+        *self.inner.background.borrow_mut() = Some(greenlet);
+    }
+
+    /// Stops the server: closes the listening socket (new connections are
+    /// refused from now on), ends the accept loop, lets running connections
+    /// finish for up to the [stop timeout](StreamServer::stop_timeout) and
+    /// kills those still running. Returns when all of that is done. Calling
+    /// it again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::net::TcpStream;
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind("127.0.0.1:0", |_, _| {})?;
+    /// server.start();
+    /// server.stop();
+    /// let refused = TcpStream::connect(server.local_addr()?).unwrap_err();
+    /// assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&self) {
+        let inner = &self.inner;
+        if inner.stopped.replace(true) {
+            return;
+        }
+        let listener = inner.listener.borrow_mut().take();
+        if let Some(listener) = &listener {
+            listener.wake_acceptors();
+        }
+        drop(listener);
+        inner.wake_loop();
+        let background = inner.background.borrow_mut().take();
+        if inner.serving.get() {
+            inner.loop_exited.wait();
+        }
+        drop(background);
+        inner.connections.shut_down(inner.stop_timeout.get());
+    }
+}
+
+impl Inner {
+    /// The accept loop; `serving` is set by the caller.
+    fn serve(self: &Rc<Inner>) {
+        let _exit = ExitLoop(self);
+        let listener = self.listener.borrow().clone();
+        let Some(listener) = listener else {
+            return; // stopped before it served
+        };
+        let mut backoff = MIN_BACKOFF;
+        let mut exhausted = false;
+        while !self.stopped.get() {
+            if self.active.get() >= self.max_connections.get() {
+                self.park_loop(None, "StreamServer: a free connection slot");
+                continue;
+            }
+            match listener.accept_now() {
+                Ok(Some((stream, peer))) => {
+                    if exhausted {
+                        log::info!(target: "greenlet", "StreamServer {}: accepting again", self.local_addr);
+                        exhausted = false;
+                    }
+                    backoff = MIN_BACKOFF;
+                    self.serve_connection(stream, peer);
+                }
+                Ok(None) => listener.wait_acceptable(),
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    if sys::is_out_of_resources(&e) {
+                        if !exhausted {
+                            log::warn!(target: "greenlet",
+                                "StreamServer {}: cannot accept ({e}); retrying with back-off",
+                                self.local_addr);
+                            exhausted = true;
+                        }
+                    } else {
+                        log::error!(target: "greenlet",
+                            "StreamServer {}: accept failed: {e}; retrying", self.local_addr);
+                    }
+                    self.park_loop(Instant::now().checked_add(backoff), "StreamServer back-off");
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn serve_connection(self: &Rc<Inner>, stream: TcpStream, peer: SocketAddr) {
+        self.active.set(self.active.get() + 1);
+        let slot = Slot(self.clone());
+        let handler = self.handler.clone();
+        self.connections.spawn(move || {
+            let _slot = slot;
+            handler(stream, peer);
+        });
+    }
+
+    /// Parks the accept loop until [`Inner::wake_loop`] or `deadline`.
+    fn park_loop(&self, deadline: Option<Instant>, what: &'static str) {
+        let waker = current_waker();
+        self.loop_waker.set(Some(waker));
+        let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, waker));
+        park(WaitOn::Named(what));
+        self.loop_waker.set(None);
+    }
+
+    fn wake_loop(&self) {
+        if let Some(waker) = self.loop_waker.take() {
+            with_hub(|hub| hub.wake(&waker));
+        }
+    }
+}
+
+/// Errors after which the next accept may well succeed at once: the
+/// connection went away before it was accepted, or a signal interrupted.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// One connection being served: frees its slot however the handler ends.
+struct Slot(Rc<Inner>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let inner = &self.0;
+        inner.active.set(inner.active.get() - 1);
+        // A closed connection may also end a descriptor shortage.
+        inner.wake_loop();
+    }
+}
+
+/// Marks the accept loop as ended however it is left (a kill included).
+struct ExitLoop<'a>(&'a Inner);
+
+impl Drop for ExitLoop<'_> {
+    fn drop(&mut self) {
+        self.0.serving.set(false);
+        self.0.loop_exited.set();
+    }
+}
+
+impl fmt::Debug for StreamServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamServer")
+            .field("local_addr", &self.inner.local_addr)
+            .field("connections", &self.inner.active.get())
+            .field("stopped", &self.inner.stopped.get())
+            .finish()
+    }
+}
