@@ -66,6 +66,47 @@
 //! assert_eq!(squares, [1, 4, 9, 16, 25]);
 //! ```
 //!
+//! # Networking and blocking work
+//!
+//! [`net`] has std's socket types (`TcpListener`, `TcpStream`, `UdpSocket`,
+//! Unix sockets) whose blocking calls park only the calling greenlet; the hub
+//! waits for all of them at once in one `epoll`. [`server::StreamServer`]
+//! serves each connection in its own greenlet. Work that must block the
+//! thread (a file read, a C library, a long computation) goes to
+//! [`threadpool::spawn_blocking`], which runs it on an OS thread while the
+//! caller parks.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use greenlet::net::TcpStream;
+//! use greenlet::server::StreamServer;
+//!
+//! let server = StreamServer::bind("127.0.0.1:0", |mut stream, _peer| {
+//!     let mut buf = [0; 64];
+//!     while let Ok(n @ 1..) = stream.read(&mut buf) {
+//!         let _ = stream.write_all(&buf[..n]);
+//!     }
+//! })?;
+//! server.start();
+//! let clients: Vec<_> = (0..10)
+//!     .map(|i| {
+//!         let addr = server.local_addr().unwrap();
+//!         greenlet::spawn(move || -> std::io::Result<String> {
+//!             let mut stream = TcpStream::connect(addr)?;
+//!             stream.write_all(format!("hello {i}").as_bytes())?;
+//!             let mut reply = vec![0; 7];
+//!             stream.read_exact(&mut reply)?;
+//!             Ok(String::from_utf8_lossy(&reply).into_owned())
+//!         })
+//!     })
+//!     .collect();
+//! for (i, client) in clients.into_iter().enumerate() {
+//!     assert_eq!(client.join().unwrap()?, format!("hello {i}"));
+//! }
+//! server.stop();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! # Kill and timeouts
 //!
 //! [`Greenlet::kill`] and [`with_timeout`] unwind a greenlet out of the

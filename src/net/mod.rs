@@ -59,6 +59,10 @@ use std::thread;
 
 use crate::hub::{ExternalWait, external_signal};
 
+/// Enough for getaddrinfo and its NSS modules; a small stack makes the
+/// thread cheaper to start.
+const LOOKUP_STACK_SIZE: usize = 256 * 1024;
+
 /// Resolves `addr` to socket addresses without blocking the hub: host
 /// names are looked up on another thread while the calling greenlet parks
 /// (addresses given as IP addresses are converted at once).
@@ -98,6 +102,7 @@ pub(crate) fn resolve<A: ToSocketAddrs + Sync + ?Sized>(addr: &A) -> io::Result<
         let (waker, done) = external_signal();
         let lookup = thread::Builder::new()
             .name("greenlet-lookup".into())
+            .stack_size(LOOKUP_STACK_SIZE)
             .spawn_scoped(scope, move || {
                 let addrs = addr.to_socket_addrs().map(Iterator::collect);
                 waker.wake();
