@@ -1,13 +1,14 @@
 //! Networking that blocks only the calling greenlet: a drop-in for
 //! `std::net`, plus Unix sockets.
 //!
-//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`] and
-//! [`UnixStream`] have std's constructors, methods and error kinds. An
-//! operation that would block parks the calling greenlet until the socket is
-//! ready; the other greenlets run meanwhile. In the root context the call runs
-//! the hub while it waits. `Read` and `Write` are implemented for the stream
-//! types and for shared references to them, so one greenlet may read a socket
-//! while another writes it.
+//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`],
+//! [`UnixStream`] and [`UnixDatagram`] have std's constructors, methods and
+//! error kinds; the Unix ones take std's `std::os::unix::net::SocketAddr`.
+//! An operation that would block parks the calling greenlet until the socket
+//! is ready; the other greenlets run meanwhile. In the root context the call
+//! runs the hub while it waits. `Read` and `Write` are implemented for the
+//! stream types and for shared references to them, so one greenlet may read a
+//! socket while another writes it.
 //!
 //! Differences from std, all following from greenlets living on one thread:
 //! - The socket types are not `Send`: a socket is registered with the hub of
@@ -15,6 +16,9 @@
 //!   hand one to another thread, and `from_std` there.
 //! - `set_read_timeout`, `set_write_timeout` and `set_nonblocking` apply to
 //!   the handle they are called on, not to handles made by `try_clone`.
+//! - `into_std` puts the socket back in blocking mode, which is shared by
+//!   every handle onto it: a handle made by `try_clone` that stays with
+//!   greenlets would then block the whole thread in its calls.
 //! - Host names are resolved on another thread (see [`lookup_host`]), so the
 //!   address types must be `Sync`, as every std implementor of
 //!   [`ToSocketAddrs`] is.
@@ -49,9 +53,13 @@
 #![forbid(unsafe_code)]
 
 mod tcp;
+mod udp;
+mod unix;
 
 pub use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 
 use std::any::type_name;
 use std::io;

@@ -284,7 +284,9 @@ impl<S: AsRawFd> IoSource<S> {
         };
         let mut deadline = None;
         loop {
-            if state.is_ready(direction) {
+            // In non-blocking mode every call asks the socket, as std's does:
+            // the caller may be polling without letting the hub run.
+            if state.is_ready(direction) || state.nonblocking.get() {
                 match op(&self.io) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.clear(direction),
                     result => return result,
