@@ -270,7 +270,7 @@ impl<S: AsRawFd> IoSource<S> {
     /// until `direction` is ready in between. Gives up with `WouldBlock`
     /// when in non-blocking mode, and with `WouldBlock` ("timed out", as std
     /// on Unix) when the timeout for `direction` passes.
-    #[inline]
+    #[inline(always)] // its frame would stay open across the switch
     pub(crate) fn io<R>(
         &self,
         direction: Direction,

@@ -1,0 +1,671 @@
+//! Echo round trips of 64-byte messages at 10, 100 and 1,000 connections,
+//! three servers side by side, all driven by the same `echo_client`:
+//!
+//! - greenlet: the `echo_server` example, one greenlet per connection;
+//! - threads: a thread-per-connection server on `std::net` (this binary,
+//!   re-run as `--serve threads ADDR`);
+//! - tokio: a tokio `current_thread` echo server, a task per connection
+//!   (this binary, re-run as `--serve tokio ADDR`). tokio is a
+//!   dev-dependency used only here: it is the bar to beat.
+//!
+//! Each server runs pinned to core 0 (`taskset -c 0`) and the client pinned
+//! to core 1, so a server gets exactly one core. The runs are interleaved
+//! (greenlet, threads, tokio, greenlet, threads, tokio, ...) with `--repeats`
+//! repeats per connection count, since run-to-run noise on a shared machine
+//! is far larger than the differences measured; the table gives the medians.
+//! Each run uses a port of its own (from 20000 up, skipping any in use),
+//! waits until the server accepts, and kills the server afterwards.
+//!
+//! The machine may be shared (a compiler running beside the benchmark halves
+//! a pinned server's core), so before each run the driver waits until the
+//! rest of the machine is quiet, and it measures the CPU time that neither
+//! the server nor the client used during the run (from `/proc/stat`): a run
+//! during which that exceeded `--max-other-load` cores is run again, up to
+//! five times. Each run's line gives that figure, and the server's own CPU
+//! time per request, which a busy machine disturbs less than requests/s.
+//!
+//! The driver first runs `cargo build --release --example echo_server
+//! --example echo_client` (skip it with `--no-build`), and takes the two
+//! binaries from `$CARGO_TARGET_DIR/release/examples/` if that variable is
+//! set, else from the `release/examples/` directory beside this binary's.
+//!
+//! Run: `cargo bench --bench echo [-- --repeats N --duration SECS
+//! --connections 10,100,1000 --max-other-load CORES --no-build]` (defaults:
+//! 3 repeats of 3 s, 0.1 cores).
+//! Without `--bench` among its arguments (which `cargo bench` passes) the
+//! binary does nothing, so `cargo test --benches` does not start a
+//! benchmark.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio, exit};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo bench --bench echo [-- options]
+
+  --repeats N           runs of each server per connection count (default 3)
+  --duration SECS       length of each run, fractions allowed (default 3)
+  --connections LIST    comma-separated connection counts (default 10,100,1000)
+  --max-other-load C    run again (up to 5 times) a run during which other
+                        processes used more than C cores (default 0.1)
+  --no-build            do not build the echo_server and echo_client examples first
+
+Internal: `--serve threads|tokio ADDR` runs one of the comparison servers.";
+
+const MESSAGE_SIZE: usize = 64;
+const FIRST_PORT: u16 = 20000;
+const SERVERS: [Server; 3] = [Server::Greenlet, Server::Threads, Server::Tokio];
+/// Runs of one server at one connection count, when other work keeps
+/// spoiling them.
+const MAX_ATTEMPTS: usize = 5;
+/// How long to wait for the machine to go quiet before a run.
+const QUIET_PATIENCE: Duration = Duration::from_secs(600);
+/// Linux's `USER_HZ`, the unit of the CPU times in `/proc/<pid>/stat`.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Greenlet,
+    Threads,
+    Tokio,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Greenlet => "greenlet",
+            Server::Threads => "threads",
+            Server::Tokio => "tokio",
+        }
+    }
+}
+
+struct Options {
+    repeats: usize,
+    duration: f64,
+    connections: Vec<usize>,
+    build: bool,
+    max_other_load: f64,
+}
+
+/// One run's figures, as the client printed them, plus the server's CPU time.
+#[derive(Clone, Copy)]
+struct Sample {
+    rate: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// Server CPU (user + system) per request, in microseconds.
+    cpu_us: f64,
+    /// CPU time the machine spent on anything but the server and the client
+    /// during the run, in cores (0.5: half a core's worth).
+    other_load: f64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        match (args.get(1).map(String::as_str), args.get(2)) {
+            (Some("threads"), Some(addr)) => serve_threads(addr),
+            (Some("tokio"), Some(addr)) => serve_tokio(addr),
+            _ => usage_error("--serve takes `threads` or `tokio`, then an address"),
+        }
+        .unwrap_or_else(|e| {
+            eprintln!("echo bench server: {e}");
+            exit(1);
+        });
+        return;
+    }
+    let options = parse_args(&args);
+    let Some(options) = options else {
+        println!("echo bench: not run (pass --bench, as `cargo bench --bench echo` does)");
+        return;
+    };
+    if let Err(e) = drive(&options) {
+        eprintln!("echo bench: {e}");
+        exit(1);
+    }
+}
+
+/// The options, or `None` when `--bench` is missing (under `cargo test`).
+fn parse_args(args: &[String]) -> Option<Options> {
+    let mut options = Options {
+        repeats: 3,
+        duration: 3.0,
+        connections: vec![10, 100, 1000],
+        build: true,
+        max_other_load: 0.1,
+    };
+    let mut bench = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| match args.next() {
+            Some(value) => value.clone(),
+            None => usage_error(&format!("{name} needs a value")),
+        };
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                exit(0);
+            }
+            "--bench" => bench = true,
+            "--no-build" => options.build = false,
+            "--repeats" => match value(arg).parse() {
+                Ok(n) if n > 0 => options.repeats = n,
+                _ => usage_error("--repeats: expected a whole number, at least 1"),
+            },
+            "--duration" => match value(arg).parse::<f64>() {
+                Ok(d) if d.is_finite() && d > 0.0 => options.duration = d,
+                _ => usage_error("--duration: expected a positive number of seconds"),
+            },
+            "--max-other-load" => match value(arg).parse::<f64>() {
+                Ok(cores) if cores.is_finite() && cores > 0.0 => options.max_other_load = cores,
+                _ => usage_error("--max-other-load: expected a positive number of cores"),
+            },
+            "--connections" => {
+                let list: Result<Vec<usize>, _> = value(arg).split(',').map(str::parse).collect();
+                match list {
+                    Ok(list) if !list.is_empty() && !list.contains(&0) => {
+                        options.connections = list;
+                    }
+                    _ => usage_error("--connections: expected counts like 10,100,1000"),
+                }
+            }
+            // cargo bench passes a filter when given one; nothing to filter.
+            other if !other.starts_with('-') => {}
+            other => usage_error(&format!("unknown argument {other:?}")),
+        }
+    }
+    bench.then_some(options)
+}
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("echo bench: {message}\n{USAGE}");
+    exit(2);
+}
+
+/// Where the example binaries are: `$CARGO_TARGET_DIR/release/examples`, or
+/// `release/examples` beside this binary (which is in `release/deps`).
+fn examples_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        let dir = PathBuf::from(dir);
+        let dir = if dir.is_relative() {
+            std::env::current_dir()?.join(dir)
+        } else {
+            dir
+        };
+        return Ok(dir.join("release").join("examples"));
+    }
+    let exe = std::env::current_exe()?;
+    let release = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| io::Error::other("cannot tell the target directory"))?;
+    Ok(release.join("examples"))
+}
+
+fn build_examples() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    eprintln!("echo bench: cargo build --release --example echo_server --example echo_client");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--manifest-path", manifest])
+        .args(["--example", "echo_server", "--example", "echo_client"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("building the examples failed ({status})"))
+    }
+}
+
+struct Binaries {
+    server: PathBuf,
+    client: PathBuf,
+    this: PathBuf,
+}
+
+fn drive(options: &Options) -> Result<(), String> {
+    if options.build {
+        build_examples()?;
+    }
+    let dir = examples_dir().map_err(|e| e.to_string())?;
+    let binaries = Binaries {
+        server: dir.join("echo_server"),
+        client: dir.join("echo_client"),
+        this: std::env::current_exe().map_err(|e| e.to_string())?,
+    };
+    for path in [&binaries.server, &binaries.client] {
+        if !path.is_file() {
+            return Err(format!(
+                "{} not found: build it with `cargo build --release --examples`",
+                path.display()
+            ));
+        }
+    }
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return Err("needs two cores (server on core 0, client on core 1)".into());
+    }
+    eprintln!(
+        "echo bench: {} repeats of {} s per server and connection count; load average {}",
+        options.repeats,
+        options.duration,
+        load_average()
+    );
+
+    let mut port = FIRST_PORT;
+    // results[connection count][server] = samples
+    let mut results = Vec::new();
+    let mut redone = 0;
+    for &connections in &options.connections {
+        let mut samples = vec![Vec::new(); SERVERS.len()];
+        for repeat in 1..=options.repeats {
+            for (i, &server) in SERVERS.iter().enumerate() {
+                let mut attempt = 1;
+                let sample = loop {
+                    wait_for_quiet(options.max_other_load);
+                    port = free_port(port)?;
+                    let sample = run(server, connections, port, options.duration, &binaries)?;
+                    port += 1;
+                    let noisy = sample.other_load > options.max_other_load;
+                    let verdict = match (noisy, attempt < MAX_ATTEMPTS) {
+                        (false, _) => "",
+                        (true, true) => "  (busy machine: run again)",
+                        (true, false) => "  (busy machine: kept, attempts used up)",
+                    };
+                    eprintln!(
+                        "  {connections:>5} connections, repeat {repeat}/{}: {:<8} {:>8.0} req/s  \
+                         p50 {:>6.0} us  p99 {:>6.0} us  server CPU {:.2} us/req  \
+                         other load {:.2} cores{verdict}",
+                        options.repeats,
+                        server.name(),
+                        sample.rate,
+                        sample.p50_us,
+                        sample.p99_us,
+                        sample.cpu_us,
+                        sample.other_load
+                    );
+                    if !noisy || attempt == MAX_ATTEMPTS {
+                        break sample;
+                    }
+                    attempt += 1;
+                    redone += 1;
+                };
+                samples[i].push(sample);
+            }
+        }
+        results.push((connections, samples));
+    }
+    print_tables(options, &results, redone);
+    Ok(())
+}
+
+/// The first port from `port` up that nobody listens on.
+fn free_port(mut port: u16) -> Result<u16, String> {
+    while is_accepting(port) {
+        port = port
+            .checked_add(1)
+            .ok_or_else(|| "no free port left".to_string())?;
+    }
+    Ok(port)
+}
+
+fn is_accepting(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Kills the server when the run is over, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(
+    server: Server,
+    connections: usize,
+    port: u16,
+    duration: f64,
+    binaries: &Binaries,
+) -> Result<Sample, String> {
+    let addr = format!("127.0.0.1:{port}");
+    let mut command = Command::new("taskset");
+    command.args(["-c", "0"]);
+    match server {
+        Server::Greenlet => command.arg(&binaries.server).args(["--addr", &addr]),
+        Server::Threads => command
+            .arg(&binaries.this)
+            .args(["--serve", "threads", &addr]),
+        Server::Tokio => command
+            .arg(&binaries.this)
+            .args(["--serve", "tokio", &addr]),
+    };
+    let child = command
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start taskset (util-linux): {e}"))?;
+    let mut running = Running(child);
+    wait_until_accepting(&mut running.0, port, server)?;
+    // Let the probe connection's close settle before measuring.
+    thread::sleep(Duration::from_millis(100));
+
+    let pid = running.0.id();
+    let server_before = cpu_seconds(pid)?;
+    let busy_before = busy_seconds()?;
+    let started = Instant::now();
+    let mut client = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(&binaries.client)
+        .args(["--addr", &addr])
+        .args(["--connections", &connections.to_string()])
+        .args(["--duration", &duration.to_string()])
+        .args(["--size", &MESSAGE_SIZE.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the client: {e}"))?;
+    // The client's CPU time, read until it exits (the last poll misses at
+    // most its final 50 ms).
+    let mut client_cpu = 0.0;
+    let status = loop {
+        match client.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {
+                client_cpu = cpu_seconds(client.id()).unwrap_or(client_cpu);
+                thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("waiting for the client: {e}")),
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let server_cpu = cpu_seconds(pid)? - server_before;
+    let busy = busy_seconds()? - busy_before;
+    drop(running);
+    let mut stdout = String::new();
+    if let Some(mut out) = client.stdout.take() {
+        out.read_to_string(&mut stdout)
+            .map_err(|e| format!("reading the client's output: {e}"))?;
+    }
+    // Give the closed connections a moment to leave before the next server.
+    thread::sleep(Duration::from_millis(300));
+
+    if !status.success() {
+        return Err(format!(
+            "the client failed against {} ({status}):\n{stdout}",
+            server.name()
+        ));
+    }
+    let last = stdout.lines().last().unwrap_or("");
+    let (rate, p50_us, p99_us) =
+        parse_client_line(last).ok_or_else(|| format!("cannot read the client's line {last:?}"))?;
+    let requests = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("requests: "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(rate * duration);
+    Ok(Sample {
+        rate,
+        p50_us,
+        p99_us,
+        cpu_us: server_cpu * 1e6 / requests.max(1.0),
+        other_load: ((busy - server_cpu - client_cpu) / wall).max(0.0),
+    })
+}
+
+fn wait_until_accepting(child: &mut Child, port: u16, server: Server) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the {} server exited ({status})", server.name()));
+        }
+        if is_accepting(port) {
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(format!(
+                "the {} server did not start listening",
+                server.name()
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Parses `requests/s: R  p50: L us  p99: L us`.
+fn parse_client_line(line: &str) -> Option<(f64, f64, f64)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |key: &str| -> Option<f64> {
+        let at = words.iter().position(|w| *w == key)?;
+        words.get(at + 1)?.parse().ok()
+    };
+    Some((after("requests/s:")?, after("p50:")?, after("p99:")?))
+}
+
+/// User plus system CPU time of process `pid` (all its threads), in seconds.
+fn cpu_seconds(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+    // The fields after the command name, which is in parentheses: utime and
+    // stime are fields 14 and 15 of the line, so 12th and 13th here.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / TICKS_PER_SECOND),
+        _ => Err(format!("cannot read the CPU times in /proc/{pid}/stat")),
+    }
+}
+
+/// Waits (at most `QUIET_PATIENCE`) until the rest of the machine uses no
+/// more than `limit` cores, measured over half a second.
+fn wait_for_quiet(limit: f64) {
+    let start = Instant::now();
+    let mut said = false;
+    loop {
+        let (Ok(before), t0) = (busy_seconds(), Instant::now()) else {
+            return;
+        };
+        thread::sleep(Duration::from_millis(500));
+        let Ok(after) = busy_seconds() else { return };
+        let load = (after - before) / t0.elapsed().as_secs_f64();
+        if load <= limit {
+            return;
+        }
+        if start.elapsed() > QUIET_PATIENCE {
+            eprintln!("  (still {load:.2} cores busy after {QUIET_PATIENCE:?}: going on)");
+            return;
+        }
+        if !said {
+            eprintln!("  (other work uses {load:.2} cores: waiting for the machine to go quiet)");
+            said = true;
+        }
+    }
+}
+
+/// Busy CPU time of the whole machine so far (every state but idle and
+/// waiting for IO), in seconds.
+fn busy_seconds() -> Result<f64, String> {
+    let stat = std::fs::read_to_string("/proc/stat")
+        .map_err(|e| format!("cannot read /proc/stat: {e}"))?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already counted in user).
+    if ticks.len() < 8 {
+        return Err("cannot read the CPU times in /proc/stat".into());
+    }
+    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7];
+    Ok(busy as f64 / TICKS_PER_SECOND)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone: usize) {
+    let medians =
+        |samples: &[Sample], f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
+    println!();
+    println!(
+        "Echo round trips, {MESSAGE_SIZE}-byte messages, {} s per run, median of {} interleaved \
+         runs (server on core 0, client on core 1)",
+        options.duration, options.repeats
+    );
+    println!();
+    println!(
+        "| connections | greenlet req/s | greenlet p99 | threads req/s | threads p99 | \
+         tokio req/s | tokio p99 | greenlet/tokio | greenlet/threads |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (connections, samples) in results {
+        let rate: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.rate)).collect();
+        let p99: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.p99_us)).collect();
+        println!(
+            "| {} | {} | {:.0} µs | {} | {:.0} µs | {} | {:.0} µs | {:.2}× | {:.2}× |",
+            thousands(*connections as f64),
+            thousands(rate[0]),
+            p99[0],
+            thousands(rate[1]),
+            p99[1],
+            thousands(rate[2]),
+            p99[2],
+            rate[0] / rate[2],
+            rate[0] / rate[1]
+        );
+    }
+    println!();
+    println!("Medians of p50 latency and of server CPU time (user + system) per request:");
+    println!();
+    println!(
+        "| connections | greenlet p50 | threads p50 | tokio p50 | greenlet CPU/req | \
+         threads CPU/req | tokio CPU/req |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (connections, samples) in results {
+        let p50: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.p50_us)).collect();
+        let cpu: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.cpu_us)).collect();
+        println!(
+            "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.2} µs | {:.2} µs | {:.2} µs |",
+            thousands(*connections as f64),
+            p50[0],
+            p50[1],
+            p50[2],
+            cpu[0],
+            cpu[1],
+            cpu[2]
+        );
+    }
+    let worst = results
+        .iter()
+        .flat_map(|(_, samples)| samples.iter().flatten())
+        .map(|s| s.other_load)
+        .fold(0.0, f64::max);
+    println!();
+    println!(
+        "Runs repeated because other work took more than {} cores: {redone}. Largest other \
+         load in a kept run: {worst:.2} cores.",
+        options.max_other_load
+    );
+}
+
+/// `123456.7` as `123,457`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Thread-per-connection echo server on `std::net`. The listener is made by
+/// mio (already a dependency of the crate) for its backlog of 1024: std's 128
+/// drops SYNs in a burst of connects, which then wait a second to retry.
+fn serve_threads(addr: &str) -> io::Result<()> {
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let listener: std::net::TcpListener = mio::net::TcpListener::bind(addr)?.into();
+    listener.set_nonblocking(false)?;
+    loop {
+        let (stream, _) = listener.accept()?;
+        thread::spawn(move || {
+            let _ = echo_std(stream);
+        });
+    }
+}
+
+fn echo_std(mut stream: TcpStream) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n])?;
+    }
+}
+
+/// tokio `current_thread` echo server, a task per connection. tokio's
+/// `TcpListener::bind` listens with a backlog of 1024.
+fn serve_tokio(addr: &str) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        loop {
+            let (mut stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                if stream.set_nodelay(true).is_err() {
+                    return;
+                }
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
