@@ -51,6 +51,10 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// are served in turn; none is closed. A handler that panics ends only its
 /// own connection (the panic is logged).
 ///
+/// A started server keeps serving until [`stop`](StreamServer::stop), even if
+/// its `StreamServer` is dropped (as in gevent): its accept loop owns what it
+/// needs.
+///
 /// # Examples
 ///
 /// ```
@@ -283,8 +287,8 @@ impl StreamServer {
     /// Stops the server: closes the listening socket (new connections are
     /// refused from now on), ends the accept loop, lets running connections
     /// finish for up to the [stop timeout](StreamServer::stop_timeout) and
-    /// kills those still running. Returns when all of that is done. Calling
-    /// it again does nothing.
+    /// kills those still running. Returns when all of that is done. A
+    /// second call returns at once, even while the first one still waits.
     ///
     /// # Examples
     ///

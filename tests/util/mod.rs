@@ -84,3 +84,31 @@ pub fn panic_text(payload: &(dyn Any + Send)) -> String {
         panic!("the panic payload is not a string")
     }
 }
+
+/// A fresh directory under `std::env::temp_dir()`, removed with everything
+/// in it when dropped (for Unix socket files).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A new empty directory whose name holds `tag`, the process id and a
+    /// per-process count, so parallel tests and test runs never share one.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("greenlet-test-{}-{n}-{tag}", std::process::id()));
+        std::fs::create_dir(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
