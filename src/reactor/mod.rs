@@ -148,6 +148,12 @@ impl IoState {
         self.ready.get() & direction.ready_bits() != 0
     }
 
+    /// Clears readiness and closure: for when an attempt said `WouldBlock`.
+    #[inline]
+    fn clear_all(&self, direction: Direction) {
+        self.ready.set(self.ready.get() & !direction.ready_bits());
+    }
+
     #[inline]
     fn clear(&self, direction: Direction) {
         self.ready.set(self.ready.get() & !direction.bit());
@@ -288,7 +294,9 @@ impl<S: AsRawFd> IoSource<S> {
             // the caller may be polling without letting the hub run.
             if state.is_ready(direction) || state.nonblocking.get() {
                 match op(&self.io) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.clear(direction),
+                    // Not ready, whatever an earlier event said (an error
+                    // reported and taken, a datagram socket's shutdown).
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => state.clear_all(direction),
                     result => return result,
                 }
             }
