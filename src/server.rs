@@ -18,7 +18,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::Greenlet;
 use crate::event::Event;
 use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
 use crate::net::{TcpListener, TcpStream};
@@ -103,7 +102,6 @@ struct Inner {
     /// The accept loop, parked until a connection slot frees, its backoff
     /// ends, or the server stops.
     loop_waker: Cell<Option<Waker>>,
-    background: RefCell<Option<Greenlet<()>>>,
 }
 
 impl StreamServer {
@@ -142,7 +140,6 @@ impl StreamServer {
                 serving: Cell::new(false),
                 loop_exited: Event::new(),
                 loop_waker: Cell::new(None),
-                background: RefCell::new(None),
             }),
         })
     }
@@ -277,11 +274,11 @@ impl StreamServer {
             "StreamServer::start: the server is already serving"
         );
         let inner = self.inner.clone();
-        let greenlet = crate::Builder::new()
+        // Detached: `stop` waits for the loop through `loop_exited`.
+        crate::Builder::new()
             .name("StreamServer")
             .spawn(move || inner.serve())
             .unwrap_or_else(|e| panic!("StreamServer::start: cannot spawn the accept loop: {e}"));
-        *self.inner.background.borrow_mut() = Some(greenlet);
     }
 
     /// Stops the server: closes the listening socket (new connections are
@@ -314,11 +311,9 @@ impl StreamServer {
         }
         drop(listener);
         inner.wake_loop();
-        let background = inner.background.borrow_mut().take();
         if inner.serving.get() {
             inner.loop_exited.wait();
         }
-        drop(background);
         inner.connections.shut_down(inner.stop_timeout.get());
     }
 }

@@ -21,8 +21,8 @@
 mod task;
 
 pub(crate) use task::{
-    Coro, GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootTask, State, Suspend, Task,
-    TaskRef, WaitOn, Waker,
+    Coro, GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State,
+    Suspend, Task, TaskRef, WaitOn, Waker,
 };
 
 use std::cell::{Cell, RefCell};

@@ -222,6 +222,10 @@ impl Joiners {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+
     pub(crate) fn remove(&mut self, waker: &Waker) {
         if self.first == Some(*waker) {
             self.first = self.rest.pop();

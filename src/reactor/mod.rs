@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 
-use crate::hub::{Hub, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
+use crate::hub::{Hub, Joiners, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
 use crate::time::CancelTimer;
 use crate::wait_list::deadline_after;
 
@@ -68,47 +68,27 @@ impl Direction {
     }
 }
 
-/// The greenlets parked on one side of a descriptor: almost always one, so
-/// the first needs no allocation.
+/// The greenlets parked on one side of a descriptor: the hub's [`Joiners`]
+/// list (the first needs no allocation).
 #[derive(Default)]
-struct Waiters {
-    first: Cell<Option<Waker>>,
-    rest: RefCell<Vec<Waker>>,
-}
+struct Waiters(RefCell<Joiners>);
 
 impl Waiters {
     fn push(&self, waker: Waker) {
-        if self.first.get().is_none() {
-            self.first.set(Some(waker));
-        } else {
-            self.rest.borrow_mut().push(waker);
-        }
+        self.0.borrow_mut().push(waker);
     }
 
     fn is_empty(&self) -> bool {
-        self.first.get().is_none() && self.rest.borrow().is_empty()
+        self.0.borrow().is_empty()
     }
 
     fn remove(&self, waker: Waker) {
-        if self.first.get() == Some(waker) {
-            self.first.set(None);
-        } else {
-            let mut rest = self.rest.borrow_mut();
-            if !rest.is_empty() {
-                rest.retain(|w| *w != waker);
-            }
-        }
+        self.0.borrow_mut().remove(&waker);
     }
 
     fn wake_all(&self, hub: &Hub) {
-        if let Some(first) = self.first.take() {
-            hub.wake(&first);
-        }
-        let mut rest = self.rest.borrow_mut();
-        if !rest.is_empty() {
-            // Waking only queues tasks; no user code runs under the borrow.
-            rest.drain(..).for_each(|waker| hub.wake(&waker));
-        }
+        let waiters = std::mem::take(&mut *self.0.borrow_mut());
+        waiters.wake_all(|waker| hub.wake(&waker));
     }
 }
 
