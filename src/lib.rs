@@ -114,6 +114,24 @@
 //! is logged (target `greenlet`) and its panic returned by `join`; the hub and
 //! the other greenlets go on.
 //!
+//! A destructor may block (sleep, take a lock, use a socket) while its
+//! greenlet unwinds. Unwinding out of such a destructor would abort the
+//! process, so while a greenlet unwinds a kill waits until the unwind is
+//! over, and a timeout fires only for a `with_timeout` entered inside the
+//! destructor; other greenlets are killed and timed out as usual meanwhile.
+//! The hub knows which greenlet unwinds through a panic hook it adds in
+//! front of the one installed when the first hub starts (a hook set later
+//! with [`std::panic::set_hook`] replaces it; the hub then still tells
+//! apart the usual case of one unwinding greenlet).
+//!
+//! `std::thread::panicking()` is per thread: while any greenlet of the
+//! thread is parked mid-unwind it is true in every greenlet. So a
+//! `std::sync::Mutex` or `RwLock` guard held across a switch may mark its
+//! lock poisoned although nothing panicked in its critical section (std
+//! poisons a lock whose guard drops while `panicking()` is true and was not
+//! when it was locked). That cannot be fixed from outside std; hold std
+//! locks only between switches, or use [`lock::Mutex`], which does not poison.
+//!
 //! # Diagnostics
 //!
 //! - If the root context blocks and nothing can ever wake it, the blocking

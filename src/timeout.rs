@@ -11,7 +11,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::hub::{Interrupt, Interrupted, TaskRef, TimerAction, with_hub};
+use crate::hub::{Interrupt, Interrupted, TaskRef, TimeoutScope, TimerAction, with_hub};
 use crate::time::timers::TimerKey;
 
 /// The error of a [`with_timeout`] whose time ran out.
@@ -72,21 +72,28 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
         return Ok(f()); // a timeout that never comes
     };
     let scope = with_hub(|hub| {
-        let id = hub.next_timeout_id();
         let task = hub.current_task();
+        let scope = task
+            .header()
+            .interruption
+            .timeout_scope(hub.next_timeout_id());
         let timer = hub.add_timer(
             deadline,
-            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(id)),
+            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(scope)),
         );
-        TimeoutScope { id, task, timer }
+        TimeoutGuard { scope, task, timer }
     });
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
     scope.end();
     match outcome {
         Ok(value) => Ok(value),
         Err(payload) => match payload.downcast_ref::<Interrupted>() {
-            Some(Interrupted(Interrupt::Timeout(id))) if *id == scope.id => {
-                scope.task.header().unwinding.set(false); // the unwind ends here
+            Some(Interrupted(Interrupt::Timeout(fired))) if fired.id == scope.scope.id => {
+                if fired.inside_unwind.is_none() {
+                    // The unwind ends here (one raised inside another
+                    // unwind's destructor leaves that one going).
+                    scope.task.header().interruption.end_unwind();
+                }
                 Err(Elapsed(()))
             }
             _ => panic::resume_unwind(payload),
@@ -94,21 +101,21 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
     }
 }
 
-/// One `with_timeout`: its id, the task it guards and its timer.
-struct TimeoutScope {
-    id: u64,
+/// One `with_timeout`: its scope, the task it guards and its timer.
+struct TimeoutGuard {
+    scope: TimeoutScope,
     task: TaskRef,
     timer: TimerKey,
 }
 
-impl TimeoutScope {
+impl TimeoutGuard {
     /// Cancels the timer, and forgets a timeout that fired while the task was
     /// runnable but that it never reached a switch point to raise.
     fn end(&self) {
         with_hub(|hub| hub.cancel_timer(self.timer));
-        let header = self.task.header();
-        if header.interrupt.get() == Some(Interrupt::Timeout(self.id)) {
-            header.interrupt.set(None);
-        }
+        self.task
+            .header()
+            .interruption
+            .forget_timeout(self.scope.id);
     }
 }

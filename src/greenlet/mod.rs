@@ -274,7 +274,7 @@ impl<T> Greenlet<T> {
     /// assert!(g.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.header().state.get() == State::Finished
+        self.header().state() == State::Finished
     }
 
     /// Kills the greenlet (gevent's `kill(block=False)`): it does not wait.
@@ -285,6 +285,11 @@ impl<T> Greenlet<T> {
     /// - A greenlet that has not started never runs; its closure is dropped now.
     /// - A finished greenlet is left as it is.
     /// - A greenlet that kills itself unwinds at once.
+    /// - A greenlet that is already unwinding (parked in a destructor during
+    ///   a panic) finishes that unwind first: unwinding out of a destructor
+    ///   would abort the process.
+    /// - A greenlet that catches the kill (`catch_unwind`) and goes on is
+    ///   killed again at its next switch point, after letting the others run.
     ///
     /// [`join`](Greenlet::join) then returns `Err(JoinError::Killed)`.
     ///
@@ -564,17 +569,18 @@ where
 
     fn start(self: Rc<Self>, stack: DefaultStack) -> Coro {
         Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
-            self.header.yielder.set(yielder);
             let Body::Pending(f) = self.body.replace(Body::Running) else {
                 unreachable!("a greenlet starts once")
             };
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                // Greenlet-locals end with the greenlet's closure, in the
-                // greenlet: after a kill while it still unwinds, so their
-                // destructors may block as any other destructor may.
-                let _locals = crate::local::DropOnExit;
-                f()
-            }));
+            let outcome = self.header.run_body(yielder, || {
+                panic::catch_unwind(AssertUnwindSafe(|| {
+                    // Greenlet-locals end with the greenlet's closure, in the
+                    // greenlet: after a kill while it still unwinds, so their
+                    // destructors may block as any other destructor may.
+                    let _locals = crate::local::DropOnExit;
+                    f()
+                }))
+            });
             let result = outcome.map_err(|payload| self.header.join_error(payload));
             self.body.replace(Body::Done(result));
         })

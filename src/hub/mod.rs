@@ -22,8 +22,10 @@ mod task;
 
 pub(crate) use task::{
     Coro, GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State,
-    Suspend, Task, TaskRef, WaitOn, Waker,
+    Suspend, Task, TaskRef, TimeoutScope, WaitOn, Waker,
 };
+
+use task::Raise;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -84,10 +86,6 @@ pub(crate) struct Hub {
     external_pending: Cell<usize>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
-    /// Tasks parked while unwinding (in a destructor that blocks). While there
-    /// are any, `std::thread::panicking()` is true for every task on this
-    /// thread, so it no longer says whether the *current* one is unwinding.
-    parked_unwinding: Cell<usize>,
     /// Turns left before the next check of timers and IO.
     until_check: Cell<u32>,
     switches: Cell<u64>,
@@ -96,7 +94,22 @@ pub(crate) struct Hub {
 }
 
 thread_local! {
-    static HUB: Hub = Hub::new();
+    /// This thread's hub, or null before its first use and after teardown.
+    ///
+    /// # Invariant
+    /// When non-null it points to a `Hub` made by `Box::into_raw` in
+    /// [`Hub::install`], which only [`Teardown`]'s destructor frees, after
+    /// setting this back to null. That destructor runs as the thread exits,
+    /// when no frame of the thread's code (so no `&Hub` from [`with_hub`])
+    /// is live any more. Const-initialised without a destructor, so reading
+    /// it never fails, not even while other thread-locals are destroyed.
+    static HUB: Cell<*const Hub> = const { Cell::new(std::ptr::null()) };
+
+    /// Frees the hub when the thread exits (registered by [`Hub::install`]).
+    static TEARDOWN: Teardown = const { Teardown };
+    /// The same, for a hub made while the thread's thread-locals are being
+    /// destroyed (by a destructor that used greenlets after `TEARDOWN` ran).
+    static TEARDOWN_LATE: Teardown = const { Teardown };
 
     /// The header of the greenlet on the CPU, or null while the root context
     /// runs. Kept apart from `HUB` (const, no destructor) so that a switch
@@ -123,12 +136,35 @@ fn current_header<'a>() -> Option<&'a Header> {
 /// Runs `f` with this thread's hub, creating the hub on first use.
 #[inline(always)]
 pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
-    HUB.with(f)
+    let mut hub = HUB.with(Cell::get);
+    if hub.is_null() {
+        hub = Hub::install();
+    }
+    // SAFETY: by HUB's invariant a non-null pointer is a live hub that stays
+    // alive until the thread exits, which this frame outlasts.
+    f(unsafe { &*hub })
 }
 
-/// [`with_hub`], or `None` once the thread's hub has been destroyed.
+/// [`with_hub`] if this thread has a hub; `None` (and no hub made) otherwise.
 pub(crate) fn try_with_hub<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
-    HUB.try_with(f).ok()
+    let hub = HUB.with(Cell::get);
+    // SAFETY: as in `with_hub`.
+    unsafe { hub.as_ref() }.map(f)
+}
+
+/// Frees this thread's hub when the thread-local holding it is destroyed.
+struct Teardown;
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let hub = HUB.with(|hub| hub.replace(std::ptr::null()));
+        if !hub.is_null() {
+            // SAFETY: by HUB's invariant the pointer came from `Box::into_raw`
+            // and is freed only here; HUB no longer points to it, and no
+            // `&Hub` is live as the thread exits.
+            drop(unsafe { Box::from_raw(hub.cast_mut()) });
+        }
+    }
 }
 
 /// The part of a hub that other threads may touch.
@@ -241,16 +277,34 @@ impl std::fmt::Debug for ExternalWaker {
 }
 
 impl Hub {
+    /// Makes this thread's hub and arranges for it to be freed at thread exit.
+    #[cold]
+    #[inline(never)]
+    fn install() -> *const Hub {
+        install_panic_hook();
+        let hub: *const Hub = Box::into_raw(Box::new(Hub::new()));
+        HUB.with(|cell| cell.set(hub));
+        let registered = TEARDOWN
+            .try_with(|_| ())
+            .or_else(|_| TEARDOWN_LATE.try_with(|_| ()));
+        if registered.is_err() {
+            log::debug!(target: "greenlet", "a hub made during thread exit is not freed");
+        }
+        hub
+    }
+
     fn new() -> Hub {
         let poll = mio::Poll::new()
             .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's poller: {e}"));
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
             .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's waker: {e}"));
+        let root = Rc::new(RootTask {
+            header: Header::new(ROOT_ID, None, 0),
+        });
+        root.header.schedule.run(); // the root context is what runs now
         Hub {
             run_queue: RefCell::new(VecDeque::new()),
-            root: Rc::new(RootTask {
-                header: Header::new(ROOT_ID, None, 0),
-            }),
+            root,
             timers: RefCell::new(TimerQueue::new()),
             tasks: RefCell::new(Slab::new()),
             stacks: RefCell::new(StackPool::new()),
@@ -265,7 +319,6 @@ impl Hub {
             }),
             external_pending: Cell::new(0),
             looping: Cell::new(false),
-            parked_unwinding: Cell::new(0),
             until_check: Cell::new(CHECK_INTERVAL),
             switches: Cell::new(0),
             next_timeout_id: Cell::new(0),
@@ -283,7 +336,7 @@ impl Hub {
         match start_at {
             None => self.run_queue.borrow_mut().push_back(task),
             Some(deadline) => {
-                header.state.set(State::Pending);
+                header.schedule.delay();
                 let timer = self.add_timer(deadline, TimerAction::Start(task.clone()));
                 header.start_timer.set(Some(timer));
             }
@@ -308,47 +361,39 @@ impl Hub {
     // ---- switching ------------------------------------------------------
 
     /// Blocks the current task until a [`Waker`] for it fires or it is
-    /// interrupted, in which case this unwinds (see `raise_pending`).
+    /// interrupted, in which case this unwinds (see [`raise_pending`]).
     ///
     /// Whoever may wake the task must hold its waker before this is called.
-    ///
-    /// A task that parks while unwinding (a destructor that blocks during a
-    /// kill or a panic) is not interrupted: a second unwind there would abort
-    /// the process. A kill stays pending for it.
+    /// It may also return without either (an interrupt that cannot be raised
+    /// yet), so every caller checks what it waits for and parks again.
     ///
     /// The free function [`park`] is the fast way in for a greenlet.
     pub(crate) fn park(&self, what: WaitOn) {
         let header = self.current_header();
         raise_pending(header);
-        let unwinding = self.is_unwinding(header);
         header.wait_on.set(what);
-        header.state.set(State::Parked);
-        self.parked_unwinding
-            .set(self.parked_unwinding.get() + usize::from(unwinding));
+        header.schedule.park();
         if header.is_root() {
             self.run_until_root_runs();
         } else {
             suspend(header, Suspend::Park);
         }
-        self.parked_unwinding
-            .set(self.parked_unwinding.get() - usize::from(unwinding));
         raise_pending(header);
     }
 
-    /// Whether the current task is unwinding. `thread::panicking()` is per
-    /// thread, so it is true for every task while one is parked mid-unwind;
-    /// the task's own flag (set when the hub raises an interrupt) decides then.
-    pub(crate) fn is_unwinding(&self, header: &Header) -> bool {
-        if !std::thread::panicking() {
-            header.unwinding.set(false); // any unwind of ours was caught
-            return false;
-        }
-        header.unwinding.get() || self.parked_unwinding.get() == 0
+    /// How many tasks other than `me` are known to be unwinding.
+    fn unwinding_besides(&self, me: &Header) -> usize {
+        let root = &self.root.header;
+        let tasks = self.tasks.borrow();
+        std::iter::once(root)
+            .chain(tasks.iter().map(|(_, task)| task.header()))
+            .filter(|header| !std::ptr::eq(*header, me) && header.interruption.is_unwinding())
+            .count()
     }
 
     /// The root context's `yield_now`: runs every runnable greenlet once.
     fn yield_root(&self) {
-        self.root.header.state.set(State::Runnable);
+        self.root.header.schedule.yielded();
         self.run_queue.borrow_mut().push_back(self.root.clone());
         self.run_until_root_runs();
         raise_pending(&self.root.header);
@@ -364,34 +409,31 @@ impl Hub {
                 _ => return, // it has finished
             }
         };
-        let header = task.header();
-        if header.state.get() == State::Parked && header.park_gen.get() == waker.park {
-            self.make_runnable(task);
+        if task.header().schedule.wake(Some(waker.park)) {
+            self.run_queue.borrow_mut().push_back(task);
         }
     }
 
+    /// Makes a parked or pending task runnable, whatever waker it waits for.
     fn make_runnable(&self, task: TaskRef) {
-        let header = task.header();
-        header.park_gen.set(header.park_gen.get().wrapping_add(1));
-        header.state.set(State::Runnable);
-        self.run_queue.borrow_mut().push_back(task);
+        if task.header().schedule.wake(None) {
+            self.run_queue.borrow_mut().push_back(task);
+        }
     }
 
     /// Asks `task` to unwind from its blocking call; it does at its next
     /// switch point, at once if it is parked.
     pub(crate) fn interrupt(&self, task: &TaskRef, interrupt: Interrupt) {
         let header = task.header();
-        if header.state.get() == State::Finished {
+        if header.state() == State::Finished {
             return;
         }
-        let merged = match header.interrupt.get() {
-            Some(pending) => pending.merge(interrupt),
-            None => interrupt,
-        };
-        header.interrupt.set(Some(merged));
+        header.interruption.post(interrupt);
         // Only greenlets that never started wait for a stack, and `kill`
-        // retires those itself, so a parked task here waits on a waker.
-        if header.state.get() == State::Parked {
+        // retires those itself, so a parked task here waits on a waker. It is
+        // woken even if it cannot raise the interrupt yet (it is unwinding):
+        // it finds out at its switch point and parks again.
+        if header.state() == State::Parked {
             self.make_runnable(task.clone());
         }
     }
@@ -399,7 +441,7 @@ impl Hub {
     /// `Greenlet::kill`: see its docs for what happens in each state.
     pub(crate) fn kill(&self, task: &TaskRef) {
         let header = task.header();
-        match header.state.get() {
+        match header.state() {
             State::Finished => {}
             _ if !header.started.get() => {
                 if let Some(timer) = header.start_timer.take() {
@@ -409,7 +451,7 @@ impl Hub {
                 self.retire(task);
             }
             State::Running => {
-                header.interrupt.set(Some(Interrupt::Kill));
+                header.interruption.post(Interrupt::Kill);
                 raise_pending(header);
             }
             _ => self.interrupt(task, Interrupt::Kill),
@@ -443,7 +485,7 @@ impl Hub {
                 Some(TimerAction::Interrupt(task, interrupt)) => self.interrupt(&task, interrupt),
                 Some(TimerAction::Start(task)) => {
                     task.header().start_timer.set(None);
-                    if task.header().state.get() == State::Pending {
+                    if task.header().state() == State::Pending {
                         self.make_runnable(task);
                     }
                 }
@@ -456,7 +498,8 @@ impl Hub {
     /// Runs greenlets until the root context is at the front of the run queue.
     fn run_until_root_runs(&self) {
         if self.looping.replace(true) {
-            self.root.header.state.set(State::Running);
+            self.root.header.schedule.wake(None);
+            self.root.header.schedule.run();
             panic!(
                 "greenlet: a blocking call was made from inside the hub (in a destructor or \
                  callback the hub was running); make it from a greenlet instead"
@@ -483,19 +526,19 @@ impl Hub {
             }
             self.run(task);
         }
-        self.root.header.state.set(State::Running);
+        self.root.header.schedule.run();
     }
 
     /// Resumes `task` until it switches out, then files it by what it asked for.
     fn run(&self, task: TaskRef) {
         let header = task.header();
-        if header.state.get() == State::Finished {
+        if header.state() == State::Finished {
             return; // killed before it started: a stale queue entry
         }
         if !header.started.get() && !self.start(&task) {
             return;
         }
-        header.state.set(State::Running);
+        header.schedule.run();
         self.switches.set(self.switches.get() + 1);
         let result = {
             // `task` stays in this frame while the greenlet runs; the table
@@ -507,9 +550,10 @@ impl Hub {
                 .expect("a started greenlet has a coroutine")
                 .resume(())
         };
+        header.interruption.switched_out();
         match result {
             CoroutineResult::Yield(Suspend::Yield) => {
-                header.state.set(State::Runnable);
+                header.schedule.yielded();
                 self.run_queue.borrow_mut().push_back(task);
             }
             CoroutineResult::Yield(Suspend::Park) => {} // its wakers hold it
@@ -536,7 +580,7 @@ impl Hub {
             Err(error) if self.stacks_in_use.get() > 0 => {
                 log::debug!(target: "greenlet", "{} waits for a stack: {error}", header.describe());
                 header.wait_on.set(WaitOn::Stack);
-                header.state.set(State::Parked);
+                header.schedule.wait_for_stack();
                 self.waiting_for_stack.borrow_mut().push_back(task.clone());
                 false
             }
@@ -565,7 +609,7 @@ impl Hub {
         loop {
             let waiting = self.waiting_for_stack.borrow_mut().pop_front();
             match waiting {
-                Some(next) if next.header().state.get() == State::Parked => {
+                Some(next) if next.header().state() == State::Parked => {
                     self.make_runnable(next);
                     break;
                 }
@@ -578,7 +622,8 @@ impl Hub {
     /// Marks a greenlet finished, drops the hub's hold on it and wakes its joiners.
     fn retire(&self, task: &TaskRef) {
         let header = task.header();
-        header.state.set(State::Finished);
+        header.schedule.finish();
+        header.interruption.end_unwind();
         let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
         let joiners = std::mem::take(&mut *header.joiners.borrow_mut());
         joiners.wake_all(|joiner| self.wake(&joiner));
@@ -682,8 +727,8 @@ impl Hub {
     /// Panics in the root context with the list of parked greenlets.
     fn deadlock(&self) -> ! {
         let root = &self.root.header;
-        root.state.set(State::Running);
-        root.park_gen.set(root.park_gen.get().wrapping_add(1));
+        root.schedule.wake(None);
+        root.schedule.run();
         let mut message = String::from("greenlet: deadlock: this operation would block forever\n");
         let _ = writeln!(
             message,
@@ -694,7 +739,7 @@ impl Hub {
             .tasks
             .borrow()
             .iter()
-            .filter(|(_, t)| t.header().state.get() == State::Parked)
+            .filter(|(_, t)| t.header().state() == State::Parked)
             .map(|(_, t)| t.clone())
             .collect();
         parked.sort_by_key(|t| t.header().id());
@@ -718,7 +763,7 @@ impl Hub {
         let count = |state| {
             tasks
                 .iter()
-                .filter(|(_, t)| t.header().state.get() == state)
+                .filter(|(_, t)| t.header().state() == state)
                 .count()
         };
         crate::Stats {
@@ -768,15 +813,14 @@ pub(crate) fn yield_now() {
 #[inline(always)]
 pub(crate) fn park(what: WaitOn) {
     match current_header() {
-        Some(header) if !std::thread::panicking() => {
+        Some(header) => {
             raise_pending(header);
-            header.unwinding.set(false); // any unwind of ours was caught
             header.wait_on.set(what);
-            header.state.set(State::Parked);
+            header.schedule.park();
             suspend(header, Suspend::Park);
             raise_pending(header);
         }
-        _ => with_hub(|hub| hub.park(what)),
+        None => with_hub(|hub| hub.park(what)),
     }
 }
 
@@ -820,40 +864,78 @@ impl Drop for Current {
 /// Switches from the running greenlet back to the hub.
 #[inline(always)]
 fn suspend(header: &Header, why: Suspend) {
-    let yielder = header.yielder.get();
+    let yielder = header.yielder();
     debug_assert!(!yielder.is_null());
-    // SAFETY: `yielder` was set by the greenlet's coroutine body from the
-    // `&Yielder` corosensei passed it, which lives on that coroutine's stack
-    // for as long as the body runs. We are running inside that body: only the
-    // running greenlet parks or yields itself (the root takes the other branch
-    // in `park`/`yield_now`), so the body's frame, and the yielder, are live.
+    // SAFETY: by the invariant of `Header::yielder`, a non-null yielder points
+    // into the live frame of this task's coroutine body. We are running inside
+    // that body: only the running greenlet parks or yields itself (the root
+    // takes the other branch in `park`/`yield_now`, and `header` is the
+    // running task's, from CURRENT), so the frame, and the yielder, are live.
     let yielder = unsafe { &*yielder };
     yielder.suspend(why);
 }
 
-/// Unwinds the current task if an interrupt is pending for it.
-///
-/// Not while it is already unwinding (a destructor that blocks during a kill
-/// just blocks): a second panic there would abort the process. A kill stays
-/// pending and is raised again at the next switch point; a timeout is raised once.
+/// Unwinds the current task if an interrupt is pending for it and may be
+/// raised now (see [`task::Interruption`]): not while it is unwinding, unless
+/// the interrupt is a timeout whose scope is inside that unwind, since a
+/// second unwind out of a destructor aborts the process. A kill stays pending
+/// and is raised again at the next switch point (after switching out once, if
+/// the last one was caught); a timeout is raised once.
 #[inline(always)]
 fn raise_pending(header: &Header) {
-    if let Some(interrupt) = header.interrupt.get() {
-        raise(header, interrupt);
+    if header.interruption.is_pending() {
+        raise(header);
     }
 }
 
-/// Unwinds the current task with `interrupt`, unless it is unwinding already.
 #[cold]
-fn raise(header: &Header, interrupt: Interrupt) {
-    if with_hub(|hub| hub.is_unwinding(header)) {
-        return;
+#[inline(never)]
+fn raise(header: &Header) {
+    loop {
+        let panicking = std::thread::panicking();
+        let others = if panicking && !header.interruption.is_unwinding() {
+            with_hub(|hub| hub.unwinding_besides(header))
+        } else {
+            0
+        };
+        header.interruption.refresh(panicking, others);
+        match header.interruption.take_raisable() {
+            Raise::Nothing => return,
+            Raise::Now(interrupt) => panic::resume_unwind(Box::new(Interrupted(interrupt))),
+            // Only greenlets are killed, so this is never the root.
+            Raise::SwitchFirst => suspend(header, Suspend::Yield),
+        }
     }
-    if interrupt != Interrupt::Kill {
-        header.interrupt.set(None);
+}
+
+/// Installs (once per process) a panic hook that marks the task a panic
+/// starts in as unwinding, then calls the hook that was there before. The
+/// hub cannot learn it otherwise: `thread::panicking()` is per thread, and
+/// true for every greenlet while one of them is parked mid-unwind.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    if std::thread::panicking() {
+        return; // the hook cannot be changed now; the next hub tries again
     }
-    header.unwinding.set(true);
-    panic::resume_unwind(Box::new(Interrupted(interrupt)));
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            note_panic();
+            previous(info);
+        }));
+    });
+}
+
+/// Marks the task running on this thread as unwinding, if the thread has a hub.
+fn note_panic() {
+    match current_header() {
+        Some(header) => {
+            header.interruption.begin_unwind();
+        }
+        None => {
+            let _ = try_with_hub(|hub| hub.root.header.interruption.begin_unwind());
+        }
+    }
 }
 
 struct ResetOnDrop<'a>(&'a Cell<bool>);

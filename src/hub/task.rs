@@ -64,18 +64,186 @@ pub(crate) enum Interrupt {
     /// `Greenlet::kill` (gevent's `GreenletExit`). Sticky: raised again at every
     /// switch point until the greenlet ends.
     Kill,
-    /// The `with_timeout` scope with this id ran out of time.
-    Timeout(u64),
+    /// A `with_timeout` scope ran out of time.
+    Timeout(TimeoutScope),
 }
 
-impl Interrupt {
-    /// Two interrupts pending at once: a kill wins; of two timeouts the outer
-    /// one (the older id) wins, since unwinding to it passes the inner one.
-    pub(crate) fn merge(self, other: Interrupt) -> Interrupt {
-        match (self, other) {
-            (Interrupt::Timeout(a), Interrupt::Timeout(b)) => Interrupt::Timeout(a.min(b)),
-            _ => Interrupt::Kill,
+/// Which `with_timeout` scope a timeout belongs to, and whether that scope was
+/// entered while its task was already unwinding (inside a destructor that runs
+/// during an unwind): only such a scope may be unwound to mid-unwind, since
+/// its `catch_unwind` sits inside the destructor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeoutScope {
+    pub(crate) id: u64,
+    /// The task's unwind sequence number at entry, if it was unwinding then.
+    pub(crate) inside_unwind: Option<u32>,
+}
+
+/// What a task should do about its pending interrupt at a switch point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Raise {
+    /// Nothing pending, or nothing that may be raised now.
+    Nothing,
+    /// The kill was raised and caught since this task last switched out:
+    /// switch out first, so that a task that swallows kills still lets the
+    /// others run.
+    SwitchFirst,
+    /// Unwind with this interrupt now.
+    Now(Interrupt),
+}
+
+/// A task's pending interrupts and whether it is unwinding.
+///
+/// A kill and timeouts are kept apart, so that one that cannot be raised yet
+/// does not hide one that can. Of several timeouts of one kind the outer one
+/// (the oldest scope) is kept: unwinding to it passes the inner ones.
+///
+/// # Invariant
+/// `unwinding` is true from the start of an unwind in this task (a panic, as
+/// seen by the hub's panic hook, or an interrupt the hub raised) until a
+/// switch point of this task finds `thread::panicking()` false, or the unwind
+/// is caught by the `with_timeout` it was raised for, or the task finishes.
+/// While it is true only a timeout whose scope was entered during the current
+/// unwind (`inside_unwind == Some(unwind_seq)`) is raised: any other unwind
+/// would leave a destructor that runs during an unwind, which aborts.
+/// `any` is true exactly when `kill` is set or a timeout slot is full.
+#[derive(Debug, Default)]
+pub(crate) struct Interruption {
+    any: Cell<bool>,
+    kill: Cell<bool>,
+    /// A timeout of a scope entered while the task was not unwinding.
+    outer: Cell<Option<TimeoutScope>>,
+    /// A timeout of a scope entered during an unwind (inside a destructor).
+    inner: Cell<Option<TimeoutScope>>,
+    unwinding: Cell<bool>,
+    /// Bumped each time an unwind starts.
+    unwind_seq: Cell<u32>,
+    /// A kill was raised since the task last switched out.
+    kill_raised: Cell<bool>,
+}
+
+impl Interruption {
+    /// Whether an interrupt waits to be raised (the switch points' fast check).
+    #[inline(always)]
+    pub(crate) fn is_pending(&self) -> bool {
+        self.any.get()
+    }
+
+    /// Records `interrupt` beside any already pending.
+    pub(crate) fn post(&self, interrupt: Interrupt) {
+        match interrupt {
+            Interrupt::Kill => self.kill.set(true),
+            Interrupt::Timeout(scope) => {
+                let slot = match scope.inside_unwind {
+                    None => &self.outer,
+                    Some(_) => &self.inner,
+                };
+                let kept = match slot.get() {
+                    Some(pending) if pending.id < scope.id => pending,
+                    _ => scope,
+                };
+                slot.set(Some(kept));
+            }
         }
+        self.any.set(true);
+    }
+
+    /// Forgets a timeout of scope `id` that was never raised (its scope ended first).
+    pub(crate) fn forget_timeout(&self, id: u64) {
+        for slot in [&self.outer, &self.inner] {
+            if slot.get().is_some_and(|scope| scope.id == id) {
+                slot.set(None);
+            }
+        }
+        self.update_any();
+    }
+
+    fn update_any(&self) {
+        self.any
+            .set(self.kill.get() || self.outer.get().is_some() || self.inner.get().is_some());
+    }
+
+    pub(crate) fn is_unwinding(&self) -> bool {
+        self.unwinding.get()
+    }
+
+    /// The scope a `with_timeout` entered now belongs to.
+    pub(crate) fn timeout_scope(&self, id: u64) -> TimeoutScope {
+        TimeoutScope {
+            id,
+            inside_unwind: self.unwinding.get().then(|| self.unwind_seq.get()),
+        }
+    }
+
+    /// An unwind starts in this task; true if it was not unwinding before.
+    pub(crate) fn begin_unwind(&self) -> bool {
+        if self.unwinding.replace(true) {
+            return false;
+        }
+        self.unwind_seq.set(self.unwind_seq.get().wrapping_add(1));
+        true
+    }
+
+    /// The unwind is over (caught, or the task finished); true if it was unwinding.
+    pub(crate) fn end_unwind(&self) -> bool {
+        self.unwinding.replace(false)
+    }
+
+    /// Brings `unwinding` up to date at a switch point of the running task:
+    /// `panicking` is `thread::panicking()`, `others_unwinding` how many other
+    /// tasks of the thread the hub knows to be unwinding.
+    pub(crate) fn refresh(&self, panicking: bool, others_unwinding: usize) {
+        if !panicking {
+            // Nobody on the thread unwinds, so neither does this task.
+            self.end_unwind();
+        } else if !self.unwinding.get() && others_unwinding == 0 {
+            // Someone unwinds and it is nobody else: a panic the hook did
+            // not see (a panic hook set after the hub's replaced it).
+            self.begin_unwind();
+        }
+    }
+
+    /// Decides what to raise at a switch point; `unwinding` must be fresh
+    /// (see [`Interruption::refresh`]). Taking a timeout clears it; a kill
+    /// stays pending until the task ends.
+    pub(crate) fn take_raisable(&self) -> Raise {
+        if !self.any.get() {
+            return Raise::Nothing;
+        }
+        if self.unwinding.get() {
+            let Some(scope) = self.inner.get() else {
+                return Raise::Nothing;
+            };
+            if scope.inside_unwind != Some(self.unwind_seq.get()) {
+                return Raise::Nothing;
+            }
+            self.inner.set(None);
+            self.update_any();
+            return Raise::Now(Interrupt::Timeout(scope));
+        }
+        if self.kill.get() {
+            if self.kill_raised.get() {
+                return Raise::SwitchFirst;
+            }
+            self.kill_raised.set(true);
+            self.begin_unwind();
+            return Raise::Now(Interrupt::Kill);
+        }
+        let scope = self.outer.take().or_else(|| self.inner.take());
+        self.update_any();
+        match scope {
+            Some(scope) => {
+                self.begin_unwind();
+                Raise::Now(Interrupt::Timeout(scope))
+            }
+            None => Raise::Nothing,
+        }
+    }
+
+    /// The task switched out: a kill it swallowed may be raised again.
+    #[inline(always)]
+    pub(crate) fn switched_out(&self) {
+        self.kill_raised.set(false);
     }
 }
 
@@ -108,25 +276,110 @@ impl fmt::Display for WaitOn {
     }
 }
 
+/// A task's run state and park generation, changed only by the transitions
+/// below, each of which checks (in debug builds) that it starts where it may.
+///
+/// # Invariant
+/// `park_gen` changes exactly when a parked task becomes runnable, so a
+/// [`Waker`] made for one park cannot wake the task from a later one.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    state: Cell<State>,
+    park_gen: Cell<u32>,
+}
+
+impl Schedule {
+    fn new() -> Schedule {
+        Schedule {
+            state: Cell::new(State::Runnable),
+            park_gen: Cell::new(0),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn state(&self) -> State {
+        self.state.get()
+    }
+
+    #[inline(always)]
+    pub(crate) fn park_gen(&self) -> u32 {
+        self.park_gen.get()
+    }
+
+    /// Runnable -> Running: the hub resumes it (or the root's wait returns).
+    #[inline(always)]
+    pub(crate) fn run(&self) {
+        debug_assert!(matches!(self.state.get(), State::Runnable | State::Running));
+        self.state.set(State::Running);
+    }
+
+    /// Running -> Parked: it waits for a waker or an interrupt.
+    #[inline(always)]
+    pub(crate) fn park(&self) {
+        debug_assert_eq!(self.state.get(), State::Running);
+        self.state.set(State::Parked);
+    }
+
+    /// Running -> Runnable: it yielded.
+    #[inline(always)]
+    pub(crate) fn yielded(&self) {
+        debug_assert_eq!(self.state.get(), State::Running);
+        self.state.set(State::Runnable);
+    }
+
+    /// Runnable -> Parked: a greenlet that has not started waits for a stack.
+    pub(crate) fn wait_for_stack(&self) {
+        debug_assert_eq!(self.state.get(), State::Runnable);
+        self.state.set(State::Parked);
+    }
+
+    /// Runnable -> Pending: spawned with a delay.
+    pub(crate) fn delay(&self) {
+        debug_assert_eq!(self.state.get(), State::Runnable);
+        self.state.set(State::Pending);
+    }
+
+    /// Parked or Pending -> Runnable, if `park_gen` is the current
+    /// generation (any, if `None`). True if the caller must queue the task.
+    #[inline]
+    pub(crate) fn wake(&self, park_gen: Option<u32>) -> bool {
+        let state = self.state.get();
+        if !matches!(state, State::Parked | State::Pending)
+            || park_gen.is_some_and(|park_gen| park_gen != self.park_gen.get())
+        {
+            return false;
+        }
+        self.park_gen.set(self.park_gen.get().wrapping_add(1));
+        self.state.set(State::Runnable);
+        true
+    }
+
+    /// Any -> Finished (ran to the end, failed to start, or was killed unstarted).
+    pub(crate) fn finish(&self) {
+        self.state.set(State::Finished);
+    }
+}
+
 /// The scheduling state of one greenlet. Only the hub's thread touches it.
 pub(crate) struct Header {
     /// Identity and guard page, read by the stack-overflow handler.
     pub(crate) owner: StackOwner,
-    pub(crate) state: Cell<State>,
+    pub(crate) schedule: Schedule,
     /// Whether a coroutine was ever built (the closure has been handed to it).
     pub(crate) started: Cell<bool>,
-    /// Bumped on every wake-up, so a [`Waker`] from an earlier park is inert.
-    pub(crate) park_gen: Cell<u32>,
-    pub(crate) interrupt: Cell<Option<Interrupt>>,
-    /// The hub raised an interrupt in this task and the unwind may still be
-    /// going on (cleared once `thread::panicking()` is false again).
-    pub(crate) unwinding: Cell<bool>,
+    pub(crate) interruption: Interruption,
     /// The timer that starts a `spawn_later` greenlet, until it fires.
     pub(crate) start_timer: Cell<Option<TimerKey>>,
     pub(crate) wait_on: Cell<WaitOn>,
     pub(crate) coroutine: RefCell<Option<Coro>>,
-    /// Set when the coroutine starts; valid while it runs (see `Hub::suspend`).
-    pub(crate) yielder: Cell<*const GreenletYielder>,
+    /// The running coroutine's yielder, while its body runs (see [`Header::yielder`]).
+    ///
+    /// # Invariant
+    /// Null, or the address of the `Yielder` that corosensei passed to this
+    /// task's coroutine body, set by the body when it starts and cleared by
+    /// it before it returns: so while non-null it points into the live
+    /// frame of that body, on the task's own stack.
+    yielder: Cell<*const GreenletYielder>,
     /// This greenlet's key in the hub's table of live greenlets.
     pub(crate) slab_key: Cell<usize>,
     pub(crate) joiners: RefCell<Joiners>,
@@ -143,11 +396,9 @@ impl Header {
                 stack_size,
                 guard_start: Cell::new(0),
             },
-            state: Cell::new(State::Runnable),
+            schedule: Schedule::new(),
             started: Cell::new(false),
-            park_gen: Cell::new(0),
-            interrupt: Cell::new(None),
-            unwinding: Cell::new(false),
+            interruption: Interruption::default(),
             start_timer: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
             coroutine: RefCell::new(None),
@@ -156,6 +407,30 @@ impl Header {
             joiners: RefCell::new(Joiners::default()),
             locals: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Runs `body` as this task's coroutine body: the yielder is known to the
+    /// hub exactly while `body` runs, and forgotten however it ends.
+    pub(crate) fn run_body<R>(&self, yielder: &GreenletYielder, body: impl FnOnce() -> R) -> R {
+        struct Clear<'a>(&'a Cell<*const GreenletYielder>);
+        impl Drop for Clear<'_> {
+            fn drop(&mut self) {
+                self.0.set(std::ptr::null());
+            }
+        }
+        self.yielder.set(yielder);
+        let _clear = Clear(&self.yielder);
+        body()
+    }
+
+    /// The yielder of this task's running coroutine body; null outside it.
+    #[inline(always)]
+    pub(crate) fn yielder(&self) -> *const GreenletYielder {
+        self.yielder.get()
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.schedule.state()
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -171,11 +446,12 @@ impl Header {
     }
 
     /// A waker for this task's next park.
+    #[inline(always)]
     pub(crate) fn waker(&self) -> Waker {
         Waker {
             key: self.slab_key.get(),
             id: self.id(),
-            park: self.park_gen.get(),
+            park: self.schedule.park_gen(),
         }
     }
 
@@ -226,9 +502,14 @@ impl Joiners {
         self.first.is_none() && self.rest.is_empty()
     }
 
+    /// Takes `waker` off the list, keeping the others in arrival order.
     pub(crate) fn remove(&mut self, waker: &Waker) {
         if self.first == Some(*waker) {
-            self.first = self.rest.pop();
+            self.first = if self.rest.is_empty() {
+                None
+            } else {
+                Some(self.rest.remove(0))
+            };
         } else if !self.rest.is_empty() {
             self.rest.retain(|w| w != waker);
         }
@@ -265,5 +546,151 @@ impl Task for RootTask {
 
     fn fail_to_start(&self, _error: io::Error) {
         unreachable!("the root context runs on the thread's own stack")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(id: u64, inside_unwind: Option<u32>) -> TimeoutScope {
+        TimeoutScope { id, inside_unwind }
+    }
+
+    #[test]
+    fn a_waker_of_an_earlier_park_does_not_wake_the_task() {
+        let schedule = Schedule::new();
+        schedule.run();
+        let first = schedule.park_gen();
+        schedule.park();
+        assert!(schedule.wake(Some(first)));
+        assert_eq!(schedule.state(), State::Runnable);
+        schedule.run();
+        schedule.park();
+        assert!(!schedule.wake(Some(first)), "a stale waker woke the task");
+        assert_eq!(schedule.state(), State::Parked);
+        assert!(schedule.wake(Some(schedule.park_gen())));
+    }
+
+    #[test]
+    fn waking_a_task_that_is_not_parked_does_nothing() {
+        let schedule = Schedule::new();
+        assert!(!schedule.wake(None)); // runnable
+        schedule.run();
+        assert!(!schedule.wake(None)); // running
+        schedule.finish();
+        assert!(!schedule.wake(None));
+        assert_eq!(schedule.state(), State::Finished);
+    }
+
+    #[test]
+    fn a_pending_task_is_started_by_a_wake_of_any_generation() {
+        let schedule = Schedule::new();
+        schedule.delay();
+        assert_eq!(schedule.state(), State::Pending);
+        assert!(schedule.wake(None));
+        assert_eq!(schedule.state(), State::Runnable);
+    }
+
+    #[test]
+    fn a_kill_is_raised_then_waits_for_a_switch_before_it_is_raised_again() {
+        let interruption = Interruption::default();
+        interruption.post(Interrupt::Kill);
+        assert!(interruption.is_pending());
+        interruption.refresh(false, 0);
+        assert_eq!(interruption.take_raisable(), Raise::Now(Interrupt::Kill));
+        assert!(interruption.is_unwinding());
+        // Caught: a later switch point sees nobody panicking.
+        interruption.refresh(false, 0);
+        assert_eq!(interruption.take_raisable(), Raise::SwitchFirst);
+        interruption.switched_out();
+        assert_eq!(interruption.take_raisable(), Raise::Now(Interrupt::Kill));
+        assert!(interruption.is_pending(), "a kill is sticky");
+    }
+
+    #[test]
+    fn nothing_is_raised_while_the_task_unwinds_from_its_own_panic() {
+        let interruption = Interruption::default();
+        interruption.begin_unwind(); // the panic hook saw its panic
+        interruption.post(Interrupt::Kill);
+        interruption.post(Interrupt::Timeout(scope(1, None)));
+        interruption.refresh(true, 1);
+        assert_eq!(interruption.take_raisable(), Raise::Nothing);
+        assert!(interruption.is_pending());
+    }
+
+    #[test]
+    fn a_timeout_of_a_scope_inside_the_current_unwind_is_raised_despite_a_pending_kill() {
+        let interruption = Interruption::default();
+        interruption.begin_unwind();
+        let inner = interruption.timeout_scope(7);
+        assert!(inner.inside_unwind.is_some());
+        interruption.post(Interrupt::Kill);
+        interruption.post(Interrupt::Timeout(inner));
+        interruption.refresh(true, 0);
+        assert_eq!(
+            interruption.take_raisable(),
+            Raise::Now(Interrupt::Timeout(inner))
+        );
+        assert!(interruption.is_unwinding(), "the outer unwind goes on");
+        assert_eq!(interruption.take_raisable(), Raise::Nothing);
+        interruption.refresh(false, 0);
+        assert_eq!(interruption.take_raisable(), Raise::Now(Interrupt::Kill));
+    }
+
+    #[test]
+    fn a_timeout_of_a_scope_from_an_earlier_unwind_is_not_raised() {
+        let interruption = Interruption::default();
+        interruption.begin_unwind();
+        let old = interruption.timeout_scope(3);
+        interruption.end_unwind();
+        interruption.begin_unwind();
+        interruption.post(Interrupt::Timeout(old));
+        assert_eq!(interruption.take_raisable(), Raise::Nothing);
+    }
+
+    #[test]
+    fn an_unwind_nobody_else_explains_is_this_tasks_own() {
+        let interruption = Interruption::default();
+        interruption.refresh(true, 1);
+        assert!(!interruption.is_unwinding(), "another task explains it");
+        interruption.refresh(true, 0);
+        assert!(interruption.is_unwinding());
+        interruption.refresh(false, 0);
+        assert!(!interruption.is_unwinding());
+    }
+
+    #[test]
+    fn of_two_timeouts_the_outer_one_is_raised_and_a_forgotten_one_never_is() {
+        let interruption = Interruption::default();
+        interruption.post(Interrupt::Timeout(scope(5, None)));
+        interruption.post(Interrupt::Timeout(scope(2, None)));
+        assert_eq!(
+            interruption.take_raisable(),
+            Raise::Now(Interrupt::Timeout(scope(2, None)))
+        );
+        interruption.end_unwind();
+        interruption.post(Interrupt::Timeout(scope(9, None)));
+        interruption.forget_timeout(9);
+        assert!(!interruption.is_pending());
+        assert_eq!(interruption.take_raisable(), Raise::Nothing);
+    }
+
+    #[test]
+    fn joiners_keep_arrival_order_when_one_leaves() {
+        let waker = |id| Waker {
+            key: 0,
+            id,
+            park: 0,
+        };
+        let mut joiners = Joiners::default();
+        for id in 1..=4 {
+            joiners.push(waker(id));
+        }
+        joiners.remove(&waker(1));
+        joiners.remove(&waker(3));
+        let mut order = Vec::new();
+        joiners.wake_all(|w| order.push(w.id));
+        assert_eq!(order, [2, 4]);
     }
 }

@@ -38,8 +38,15 @@ pub fn sleep(duration: Duration) {
             park(WaitOn::Sleep);
         }
     };
-    let _cancel = CancelTimer::wake_at(deadline, current_waker());
-    park(WaitOn::Sleep);
+    // A wake-up before the deadline (an interrupt that cannot be raised
+    // while this greenlet unwinds) is not the end of the sleep.
+    loop {
+        let _cancel = CancelTimer::wake_at(deadline, current_waker());
+        park(WaitOn::Sleep);
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
 }
 
 /// Cancels a timer when dropped, however the wait it bounds ends (a no-op

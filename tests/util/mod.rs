@@ -112,3 +112,54 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs a test's scenario in a child process (this test binary again, with
+/// only that test): for behaviour that aborted or exhausted the process.
+pub mod child {
+    use std::process::{Command, Output};
+
+    /// Set in a child process to the name of the test it must act out.
+    const CHILD_ENV: &str = "GREENLET_TEST_CHILD";
+
+    /// True in the child process started by `run(test)`.
+    pub fn is_child(test: &str) -> bool {
+        std::env::var(CHILD_ENV).is_ok_and(|v| v == test)
+    }
+
+    /// Runs this test binary again with only `test`, in child mode.
+    pub fn run(test: &str) -> Output {
+        run_with(test, &[])
+    }
+
+    /// As [`run`], with extra environment variables for the child.
+    pub fn run_with(test: &str, env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, test);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+
+    /// Runs `scenario` in a child process when called from the test `name`
+    /// in the parent, and asserts that the child exited 0 after printing
+    /// `scenario done` (so it neither aborted nor returned early).
+    #[track_caller]
+    pub fn assert_runs_to_the_end(name: &str, scenario: impl FnOnce()) {
+        if is_child(name) {
+            scenario();
+            println!("scenario done");
+            return;
+        }
+        let out = run(name);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stdout.contains("scenario done"),
+            "the child failed ({}):\n{stdout}\n{stderr}",
+            out.status
+        );
+    }
+}
