@@ -70,6 +70,8 @@ fn file_server_answers_408_to_a_request_head_not_complete_in_time() {
     (&*stream).read_to_end(&mut answer).unwrap();
     let elapsed = start.elapsed();
     dribbler.kill();
+    let _ = dribbler.join();
+    drop(stream); // the handler lingers until the client closes
     let answer = String::from_utf8_lossy(&answer);
     assert!(
         answer.starts_with("HTTP/1.0 408 Request Timeout\r\n"),
@@ -97,5 +99,6 @@ fn file_server_with_a_short_request_timeout_still_serves_a_prompt_request() {
         answer.ends_with("\r\n\r\nhello, world\n"),
         "answer: {answer:?}"
     );
+    drop(stream); // the handler lingers until the client closes
     server.stop();
 }
