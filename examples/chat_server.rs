@@ -8,7 +8,14 @@
 //! directly: each client has an outgoing `Queue` and a writer greenlet that
 //! empties it into the socket, so a slow client only fills its own queue and
 //! never blocks the sender or anyone else. A client whose queue is full is
-//! disconnected.
+//! disconnected: its writer could not hand `OUTBOX` lines to its socket,
+//! whose buffers are full, so it is not reading.
+//!
+//! For that to mean anything the writers must get to run. A paste of many
+//! lines arrives in one read, and the lines are then taken from the buffer
+//! without the reader ever parking; so it yields after each line while more
+//! are waiting there, and every writer moves what it got into its socket
+//! before the next line is queued.
 //!
 //! `--demo` runs the server and scripted clients in this process: alice, bob
 //! and a guest join, talk, list, quit and drop, and every line each of them
@@ -273,10 +280,17 @@ fn chat(stream: TcpStream, peer: SocketAddr, room: &Rc<Room>) -> io::Result<()> 
             }
             _ => room.broadcast(Some(id), &format!("{name}: {line}")),
         }
+        // More lines already read (a paste): without this, all of them would
+        // be queued before any writer ran, and a paste longer than OUTBOX
+        // would fill every outbox and drop the whole room.
+        if !reader.buffer().is_empty() {
+            greenlet::yield_now();
+        }
     }
 }
 
-fn chat_server(addr: &str) -> io::Result<StreamServer> {
+/// A chat room's server on `addr`, not yet serving.
+pub fn chat_server(addr: &str) -> io::Result<StreamServer> {
     let room = Rc::new(Room::default());
     StreamServer::bind(addr, move |stream, peer| {
         if let Err(e) = chat(stream, peer, &room) {

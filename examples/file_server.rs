@@ -11,6 +11,11 @@
 //! absolute path such as `//etc/passwd`, percent-escaped or not, or a
 //! symbolic link pointing outside) 403.
 //!
+//! The whole request head must arrive within the request timeout (10 s,
+//! or `--request-timeout-ms`) of the connection's start, however it is cut
+//! up: a client that sends a byte every few seconds ("slowloris") gets 408
+//! when that time is up, not a fresh wait after each byte.
+//!
 //! Files are read with `greenlet::threadpool::spawn_blocking`, not plain
 //! `std::fs` in the greenlet: a regular file is never "not ready" to the
 //! kernel's readiness API, so a read that goes to a slow or cold disk would
@@ -21,7 +26,8 @@
 //! directory, sends a few good and bad requests, checks the answers, prints
 //! them, removes the directory and exits (1 if a check failed).
 //!
-//! Run: `cargo run --release --example file_server -- [--root DIR] [--addr HOST:PORT]`
+//! Run: `cargo run --release --example file_server -- [--root DIR] [--addr HOST:PORT]
+//! [--request-timeout-ms MS]`
 //! (then `curl -i http://127.0.0.1:8080/README.md`), or `... -- --demo`.
 
 use std::fmt::Write as _;
@@ -31,25 +37,33 @@ use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::process::exit;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use greenlet::net::{Shutdown, TcpStream};
 use greenlet::server::StreamServer;
 use greenlet::threadpool::spawn_blocking;
 
 const USAGE: &str = "\
-usage: cargo run --release --example file_server -- [--root DIR] [--addr HOST:PORT] [--demo]
+usage: cargo run --release --example file_server -- [--root DIR] [--addr HOST:PORT]
+           [--request-timeout-ms MS] [--demo]
 
-  --root DIR         the directory to serve (default .)
-  --addr HOST:PORT   the address to listen on (default 127.0.0.1:8080, or a
-                     free port with --demo; port 0 picks a free one, printed)
-  --demo             serve a small temporary directory, send a few requests,
-                     check the answers and exit";
+  --root DIR                the directory to serve (default .)
+  --addr HOST:PORT          the address to listen on (default 127.0.0.1:8080, or
+                            a free port with --demo; port 0 picks a free one,
+                            printed)
+  --request-timeout-ms MS   how long a client has from connecting to the end of
+                            its request line and headers, in all; later it gets
+                            408 (default 10000)
+  --demo                    serve a small temporary directory, send a few
+                            requests, check the answers and exit";
 
 /// The most bytes a request line and its headers may take together.
 pub const MAX_HEAD: usize = 8 * 1024;
-/// How long a client may take to send its request, or to take a chunk of
-/// the answer.
+/// How long a client has from connecting to the end of its request head,
+/// however many reads that takes, unless told otherwise (see
+/// [`handle_with_request_timeout`]).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to take a chunk of the answer.
 const PATIENCE: Duration = Duration::from_secs(10);
 /// The size of the pieces a file is read and sent in.
 const CHUNK: usize = 64 * 1024;
@@ -139,15 +153,26 @@ pub fn canonical_root(dir: &Path) -> io::Result<PathBuf> {
 /// the connection. An error is one of the connection itself (the client
 /// went away), after which nothing more can be sent.
 pub fn handle(stream: &TcpStream, root: &Path) -> io::Result<Served> {
-    let served = answer_request(stream, root)?;
+    handle_with_request_timeout(stream, root, REQUEST_TIMEOUT)
+}
+
+/// As [`handle`], with `request_timeout` instead of [`REQUEST_TIMEOUT`]:
+/// the request line and headers must all have arrived that long after the
+/// call, or the answer is 408.
+pub fn handle_with_request_timeout(
+    stream: &TcpStream,
+    root: &Path,
+    request_timeout: Duration,
+) -> io::Result<Served> {
+    let deadline = Instant::now() + request_timeout;
+    let served = answer_request(stream, root, deadline)?;
     linger(stream);
     Ok(served)
 }
 
-fn answer_request(stream: &TcpStream, root: &Path) -> io::Result<Served> {
-    stream.set_read_timeout(Some(PATIENCE))?;
+fn answer_request(stream: &TcpStream, root: &Path, deadline: Instant) -> io::Result<Served> {
     stream.set_write_timeout(Some(PATIENCE))?;
-    let head = match read_head(stream) {
+    let head = match read_head(stream, deadline) {
         Ok(head) => head,
         Err(status) => {
             let body_bytes = send_page(stream, status, false)?;
@@ -196,8 +221,13 @@ fn first_line(head: &[u8]) -> String {
 }
 
 /// Reads up to the blank line that ends the request head, at most
-/// [`MAX_HEAD`] bytes; returns the head without that blank line.
-fn read_head(stream: &TcpStream) -> Result<Vec<u8>, Status> {
+/// [`MAX_HEAD`] bytes, by `deadline`; returns the head without that blank
+/// line.
+///
+/// Each read may wait only for what is left until `deadline`: a timeout per
+/// read would let a client that sends a byte now and then hold the
+/// connection for as long as it likes.
+fn read_head(stream: &TcpStream, deadline: Instant) -> Result<Vec<u8>, Status> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     loop {
@@ -207,6 +237,13 @@ fn read_head(stream: &TcpStream) -> Result<Vec<u8>, Status> {
         }
         if head.len() >= MAX_HEAD {
             return Err(Status::HeadTooLarge);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Status::RequestTimeout);
+        }
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return Err(Status::InternalError);
         }
         let room = buf.len().min(MAX_HEAD - head.len());
         match (&*stream).read(&mut buf[..room]) {
@@ -536,6 +573,7 @@ fn percent_encode(text: &str) -> String {
 struct Args {
     root: PathBuf,
     addr: Option<String>,
+    request_timeout: Duration,
     demo: bool,
 }
 
@@ -544,6 +582,7 @@ fn parse_args() -> Args {
     let mut parsed = Args {
         root: PathBuf::from("."),
         addr: None,
+        request_timeout: REQUEST_TIMEOUT,
         demo: false,
     };
     let mut args = std::env::args().skip(1);
@@ -565,6 +604,15 @@ fn parse_args() -> Args {
             }
             "--root" => parsed.root = PathBuf::from(value()),
             "--addr" => parsed.addr = Some(value()),
+            "--request-timeout-ms" => {
+                let text = value();
+                parsed.request_timeout = match text.parse::<u64>() {
+                    Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                    _ => usage_error(&format!(
+                        "--request-timeout-ms needs a whole number of milliseconds above 0, not {text:?}"
+                    )),
+                };
+            }
             "--demo" if inline.is_none() => parsed.demo = true,
             _ => usage_error(&format!("unknown argument {arg:?}")),
         }
@@ -578,12 +626,15 @@ fn usage_error(message: &str) -> ! {
 }
 
 /// Serves `root` on `addr` until the process ends, logging each request.
-fn serve(addr: &str, root: PathBuf) -> io::Result<()> {
+fn serve(addr: &str, root: PathBuf, request_timeout: Duration) -> io::Result<()> {
     let root = Rc::new(root);
     let server = {
         let root = root.clone();
         StreamServer::bind(addr, move |stream, peer| {
-            log_request(peer, handle(&stream, &root));
+            log_request(
+                peer,
+                handle_with_request_timeout(&stream, &root, request_timeout),
+            );
         })?
     };
     let local = server.local_addr()?;
@@ -740,7 +791,7 @@ fn main() {
         }
     };
     let addr = args.addr.unwrap_or_else(|| String::from("127.0.0.1:8080"));
-    if let Err(e) = serve(&addr, root) {
+    if let Err(e) = serve(&addr, root, args.request_timeout) {
         eprintln!("file_server: cannot listen on {addr}: {e}");
         exit(1);
     }

@@ -723,7 +723,9 @@ fn failed_call(what: &str, error: JoinError) -> ! {
 /// yields results in the order they arrive.
 struct ImapUnordered<It, F, U> {
     members: Rc<Members>,
-    items: It,
+    /// Fused: the input need not be, and asking one that has ended again
+    /// may block for ever (a `from_fn` over a queue's `get`).
+    items: std::iter::Fuse<It>,
     f: F,
     results: Queue<Result<U, JoinError>>,
     in_flight: usize,
@@ -742,7 +744,7 @@ where
     {
         ImapUnordered {
             members,
-            items: items.into_iter(),
+            items: items.into_iter().fuse(),
             f,
             results: Queue::new(),
             in_flight: 0,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use greenlet::event::Event;
 use greenlet::pool::{Group, Pool};
+use greenlet::queue::Queue;
 use greenlet::{Greenlet, joinall, sleep, spawn, stats, yield_now};
 use util::{DropFlag, LONG, Log, assert_elapsed, flag, ms, panic_text};
 
@@ -580,6 +581,43 @@ fn pool_imap_unordered_resumes_a_panic_of_f_at_next() {
 fn pool_imap_unordered_of_no_items_yields_nothing() {
     let pool = Pool::new(2);
     assert_eq!(pool.imap_unordered(Vec::<u32>::new(), |n| n).count(), 0);
+}
+
+#[test]
+fn imap_unordered_does_not_ask_an_input_that_ended_again() {
+    let pool = Pool::new(2);
+    let calls = Rc::new(Cell::new(0u32));
+    let items = {
+        let calls = calls.clone();
+        // Not fused: asked again after its `None`, it fails the test.
+        std::iter::from_fn(move || {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Some(1234u32),
+                2 => None,
+                n => panic!("the input was asked for item {n} after it ended"),
+            }
+        })
+    };
+    let results: Vec<u32> = pool.imap_unordered(items, |n| n).collect();
+    assert_eq!(results, [1234]);
+    assert_eq!(calls.get(), 2);
+}
+
+/// gevent's `test_imap_unordered_no_stop`: the input is a queue whose
+/// end is put in later; a `get` after it would wait for ever.
+#[test]
+fn imap_unordered_over_a_queue_ends_with_the_queue_and_does_not_wait_on_it_again() {
+    let pool = Pool::new(2);
+    let queue: Queue<Option<u32>> = Queue::new();
+    queue.put(Some(1234));
+    {
+        let queue = queue.clone();
+        greenlet::spawn_later(ms(100), move || queue.put(None));
+    }
+    let items = std::iter::from_fn(move || queue.get());
+    let results: Vec<u32> = pool.imap_unordered(items, |n| n).collect();
+    assert_eq!(results, [1234]);
 }
 
 // ---- Group ---------------------------------------------------------------
