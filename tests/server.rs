@@ -333,6 +333,56 @@ const ADDR_LINE: &str = "emfile child listening on ";
 /// runs in a child process. Without `GREENLET_EMFILE_CHILD` set it returns
 /// at once.
 #[test]
+fn three_thousand_back_to_back_connects_to_a_stream_server_take_under_a_second() {
+    // About 0.1 s here; a connect whose SYN the kernel dropped would wait a
+    // second for its retry. The client is a greenlet of the server's own
+    // hub, so at most one connection waits to be accepted at a time: a
+    // client thread that outpaced the accept loop could fill any backlog.
+    const CONNECTS: usize = 3_000;
+    let server = StreamServer::bind("127.0.0.1:0", |stream, _| drop(stream)).unwrap();
+    server.start();
+    let addr = server.local_addr().unwrap();
+    let start = Instant::now();
+    let client = spawn(move || {
+        for _ in 0..CONNECTS {
+            TcpStream::connect(addr)?;
+        }
+        io::Result::Ok(())
+    });
+    client.join().unwrap().unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "{CONNECTS} connects one after another took {elapsed:?}"
+    );
+    server.stop();
+}
+
+#[test]
+fn a_thousand_simultaneous_connects_to_a_stream_server_all_connect_within_a_second() {
+    // Every SYN is sent before the accept loop runs again, so all 1,000 wait
+    // in the accept queue at once: with std's backlog of 128 the kernel drops
+    // the rest, and their clients send them again only after a second.
+    const CLIENTS: usize = 1_000;
+    let server = StreamServer::bind("127.0.0.1:0", |stream, _| drop(stream)).unwrap();
+    server.start();
+    let addr = server.local_addr().unwrap();
+    let start = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| spawn(move || TcpStream::connect(addr).map(drop)))
+        .collect();
+    for client in joinall(clients) {
+        client.unwrap().unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "{CLIENTS} simultaneous connects took {elapsed:?}: some SYNs were dropped and sent again"
+    );
+    server.stop();
+}
+
+#[test]
 fn descriptor_limit_child_serves_only_when_run_by_its_parent_test() {
     if env::var_os(CHILD_ENV).is_none() {
         return;

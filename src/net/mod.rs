@@ -147,6 +147,12 @@ fn is_address_type<A: ?Sized>() -> bool {
         .any(|prefix| name.starts_with(prefix))
 }
 
+/// The accept queue that our listeners' `bind` asks for. mio's `bind`, like
+/// std's, listens with 128 (for TCP), which a burst of connects overflows:
+/// the kernel drops the SYNs beyond it and the clients send them again only
+/// after a second. The system caps it (`net.core.somaxconn` on Linux).
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// The error std gives when an address list is empty.
 fn no_addresses() -> io::Error {
     io::Error::new(
