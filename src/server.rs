@@ -62,9 +62,14 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// use greenlet::server::StreamServer;
 ///
 /// let server = StreamServer::bind("127.0.0.1:0", |stream, _peer| {
+///     // One reader for the whole connection: what it has buffered beyond
+///     // the first line is the start of the next ones.
+///     let mut reader = BufReader::new(&stream);
 ///     let mut line = String::new();
-///     while BufReader::new(&stream).read_line(&mut line).unwrap_or(0) > 0 {
-///         (&stream).write_all(line.as_bytes()).unwrap();
+///     while reader.read_line(&mut line).unwrap_or(0) > 0 {
+///         if (&stream).write_all(line.as_bytes()).is_err() {
+///             break;
+///         }
 ///         line.clear();
 ///     }
 /// })?
@@ -72,10 +77,12 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// server.start();
 ///
 /// let mut client = TcpStream::connect(server.local_addr()?)?;
-/// client.write_all(b"echo me\n")?;
+/// client.write_all(b"one\ntwo\n")?; // two lines in one write
+/// let mut replies = BufReader::new(&client);
 /// let mut reply = String::new();
-/// BufReader::new(&client).read_line(&mut reply)?;
-/// assert_eq!(reply, "echo me\n");
+/// replies.read_line(&mut reply)?;
+/// replies.read_line(&mut reply)?;
+/// assert_eq!(reply, "one\ntwo\n");
 ///
 /// drop(client); // its handler returns at end of stream
 /// server.stop();

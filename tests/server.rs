@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use greenlet::event::Event;
-use greenlet::net::TcpStream;
+use greenlet::net::{Shutdown, TcpStream};
 use greenlet::queue::Queue;
 use greenlet::server::StreamServer;
 use greenlet::{Greenlet, joinall, sleep, spawn, yield_now};
@@ -355,6 +355,31 @@ fn three_thousand_back_to_back_connects_to_a_stream_server_take_under_a_second()
         elapsed < Duration::from_secs(1),
         "{CONNECTS} connects one after another took {elapsed:?}"
     );
+    server.stop();
+}
+
+/// The handler of `StreamServer`'s doc example: echoes each line.
+fn doc_example_echo(stream: TcpStream, _peer: SocketAddr) {
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if (&stream).write_all(line.as_bytes()).is_err() {
+            break;
+        }
+        line.clear();
+    }
+}
+
+#[test]
+fn the_stream_server_doc_example_keeps_pipelined_lines() {
+    let server = StreamServer::bind("127.0.0.1:0", doc_example_echo).unwrap();
+    server.start();
+    let mut client = connect(server.local_addr().unwrap());
+    client.write_all(b"one\ntwo\n").unwrap(); // both lines in one segment
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "one\ntwo\n");
     server.stop();
 }
 
