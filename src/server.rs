@@ -14,13 +14,13 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
 use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
-use crate::net::{TcpListener, TcpStream};
+use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::pool::Group;
 use crate::sys;
 use crate::time::CancelTimer;
@@ -129,7 +129,7 @@ impl StreamServer {
     /// ```
     pub fn bind<A, F>(addr: A, handler: F) -> io::Result<StreamServer>
     where
-        A: ToSocketAddrs + Sync,
+        A: ToSocketAddrs,
         F: Fn(TcpStream, SocketAddr) + 'static,
     {
         let listener = TcpListener::bind(addr)?;

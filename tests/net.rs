@@ -537,6 +537,58 @@ fn connect_to_a_host_name_in_a_greenlet_reaches_the_listener() {
     assert_eq!(peer, g.join().unwrap());
 }
 
+/// The resolver's threads alive now, found by their name.
+fn resolver_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "greenlet-lookup")
+        .count()
+}
+
+#[test]
+fn a_thousand_concurrent_localhost_connects_never_run_more_resolver_threads_than_the_cap() {
+    const CLIENTS: usize = 1_000;
+    const RESOLVER_CAP: usize = 8; // as `lookup_host` documents
+    let (listener, port) = localhost_listener();
+    let acceptor = spawn(move || {
+        let mut accepted = Vec::with_capacity(CLIENTS);
+        while accepted.len() < CLIENTS {
+            accepted.push(listener.accept().unwrap());
+        }
+        accepted.len()
+    });
+    let done = Rc::new(Cell::new(false));
+    let sampler = spawn({
+        let done = done.clone();
+        move || {
+            let mut most = 0;
+            while !done.get() {
+                most = most.max(resolver_threads());
+                sleep(ms(1));
+            }
+            most
+        }
+    });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| spawn(move || TcpStream::connect(("localhost", port))))
+        .collect();
+    let streams: Vec<_> = joinall(clients)
+        .into_iter()
+        .map(|client| client.unwrap().unwrap())
+        .collect();
+    done.set(true);
+    let most = sampler.join().unwrap();
+    assert_eq!(streams.len(), CLIENTS);
+    let accepted = with_timeout(PATIENCE, || acceptor.join().unwrap());
+    assert_eq!(accepted.ok(), Some(CLIENTS));
+    // Threads stay a while after their last job, so the sampler saw them.
+    assert!(
+        (1..=RESOLVER_CAP).contains(&most),
+        "{most} resolver threads at once; expected 1 to {RESOLVER_CAP}"
+    );
+}
+
 #[test]
 fn connect_tries_each_address_in_turn_until_one_accepts() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

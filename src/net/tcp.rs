@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use crate::reactor::{Direction, IoSource};
 use crate::sys;
 use crate::wait_list::deadline_after;
 
-use super::{LISTEN_BACKLOG, each_addr};
+use super::{LISTEN_BACKLOG, ToSocketAddrs, each_addr};
 
 /// A TCP socket server, listening for connections: `std::net::TcpListener`
 /// whose `accept` parks only the calling greenlet.
@@ -54,7 +54,7 @@ impl TcpListener {
     /// assert_ne!(listener.local_addr()?.port(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn bind<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpListener> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| {
             let listener = mio::net::TcpListener::bind(addr)?;
             sys::set_backlog(listener.as_fd(), LISTEN_BACKLOG)?;
@@ -347,7 +347,7 @@ impl TcpStream {
     /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn connect<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpStream> {
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(&addr, |addr| TcpStream::connect_one(addr, None))
     }
 
