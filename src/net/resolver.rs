@@ -118,7 +118,12 @@ mod tests {
             .map(|_| {
                 let released = released.clone();
                 crate::spawn(move || {
-                    resolver().run(move || drop(released.lock().unwrap().recv()), "test")
+                    resolver().run(
+                        move || {
+                            let _ = released.lock().unwrap().recv();
+                        },
+                        "test",
+                    )
                 })
             })
             .collect();
