@@ -25,10 +25,11 @@ use std::{option, vec};
 /// calling greenlet parks.
 ///
 /// The trait is sealed (it cannot be implemented outside this crate), as
-/// tokio's `ToSocketAddrs` is: a name lookup needs an owned host name to
-/// send to another thread, which std's trait cannot give. Code generic over
-/// std's trait converts first (`std::net::ToSocketAddrs::to_socket_addrs`
-/// blocks the thread, though) or takes this one instead.
+/// tokio's `ToSocketAddrs` is: a lookup needs an owned host name to send to
+/// another thread, which std's trait cannot give. Code generic over std's
+/// trait can become generic over this one, or call std's `to_socket_addrs`
+/// first (which blocks the whole thread for a host name) and pass the
+/// addresses as a `&[SocketAddr]`.
 ///
 /// # Examples
 ///
