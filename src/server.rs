@@ -14,13 +14,13 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
 use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
-use crate::net::{TcpListener, TcpStream};
+use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::pool::Group;
 use crate::sys;
 use crate::time::CancelTimer;
@@ -62,9 +62,14 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// use greenlet::server::StreamServer;
 ///
 /// let server = StreamServer::bind("127.0.0.1:0", |stream, _peer| {
+///     // One reader for the whole connection: what it has buffered beyond
+///     // the first line is the start of the next ones.
+///     let mut reader = BufReader::new(&stream);
 ///     let mut line = String::new();
-///     while BufReader::new(&stream).read_line(&mut line).unwrap_or(0) > 0 {
-///         (&stream).write_all(line.as_bytes()).unwrap();
+///     while reader.read_line(&mut line).unwrap_or(0) > 0 {
+///         if (&stream).write_all(line.as_bytes()).is_err() {
+///             break;
+///         }
 ///         line.clear();
 ///     }
 /// })?
@@ -72,10 +77,12 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// server.start();
 ///
 /// let mut client = TcpStream::connect(server.local_addr()?)?;
-/// client.write_all(b"echo me\n")?;
+/// client.write_all(b"one\ntwo\n")?; // two lines in one write
+/// let mut replies = BufReader::new(&client);
 /// let mut reply = String::new();
-/// BufReader::new(&client).read_line(&mut reply)?;
-/// assert_eq!(reply, "echo me\n");
+/// replies.read_line(&mut reply)?;
+/// replies.read_line(&mut reply)?;
+/// assert_eq!(reply, "one\ntwo\n");
 ///
 /// drop(client); // its handler returns at end of stream
 /// server.stop();
@@ -122,7 +129,7 @@ impl StreamServer {
     /// ```
     pub fn bind<A, F>(addr: A, handler: F) -> io::Result<StreamServer>
     where
-        A: ToSocketAddrs + Sync,
+        A: ToSocketAddrs,
         F: Fn(TcpStream, SocketAddr) + 'static,
     {
         let listener = TcpListener::bind(addr)?;

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
@@ -56,6 +57,8 @@ struct Shared {
     state: Mutex<State>,
     work: Condvar,
     max_threads: usize,
+    /// The name each thread is given (at most 15 bytes: Linux keeps no more).
+    thread_name: &'static str,
 }
 
 struct State {
@@ -82,6 +85,11 @@ impl ThreadPool {
     /// assert_eq!(pool.threads(), 0);
     /// ```
     pub fn new(max_threads: usize) -> ThreadPool {
+        ThreadPool::with_thread_name(max_threads, "greenlet-blocking")
+    }
+
+    /// [`ThreadPool::new`] whose threads are called `thread_name`.
+    pub(crate) fn with_thread_name(max_threads: usize, thread_name: &'static str) -> ThreadPool {
         assert!(
             max_threads > 0,
             "ThreadPool::new: a pool needs at least one thread"
@@ -96,6 +104,7 @@ impl ThreadPool {
                 }),
                 work: Condvar::new(),
                 max_threads,
+                thread_name,
             }),
         }
     }
@@ -160,6 +169,18 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.run(f, "spawn_blocking")
+            .unwrap_or_else(|e| panic!("greenlet: the thread pool cannot start a thread: {e}"))
+    }
+
+    /// [`ThreadPool::spawn_blocking`], parked on `what` (for diagnostics),
+    /// with an error instead of a panic if no thread of the pool is running
+    /// and none can be started.
+    pub(crate) fn run<F, T>(&self, f: F, what: &'static str) -> io::Result<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
         let (waker, done) = external_signal();
         let result = slot.clone();
@@ -167,31 +188,36 @@ impl ThreadPool {
             let outcome = panic::catch_unwind(AssertUnwindSafe(f));
             *result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
             waker
-        }));
-        done.wait("spawn_blocking");
+        }))?;
+        done.wait(what);
+        // The outcome is left before the signal, so it is there now.
+        debug_assert!(done.is_done());
         let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
         match outcome {
-            Some(Ok(value)) => value,
+            Some(Ok(value)) => Ok(value),
             Some(Err(payload)) => panic::resume_unwind(payload),
             None => unreachable!("a job signals only after leaving its outcome"),
         }
     }
 
-    fn submit(&self, job: Job) {
+    /// Queues `job`, starting a thread for it if none is idle and the cap
+    /// allows; fails (and drops `job`, which fires its waker) only if the
+    /// pool has no thread at all and cannot start one.
+    fn submit(&self, job: Job) -> io::Result<()> {
         let mut state = self.shared.lock();
         state.jobs.push_back(job);
         if state.idle > 0 {
             state.idle -= 1;
             state.calls += 1;
             self.shared.work.notify_one();
-            return;
+            return Ok(());
         }
         if state.threads == self.shared.max_threads {
-            return; // a busy thread takes it next
+            return Ok(()); // a busy thread takes it next
         }
         let shared = self.shared.clone();
         let started = thread::Builder::new()
-            .name("greenlet-blocking".into())
+            .name(self.shared.thread_name.into())
             .spawn(move || shared.work_loop());
         match started {
             Ok(_) => state.threads += 1,
@@ -199,11 +225,13 @@ impl ThreadPool {
                 log::warn!(target: "greenlet", "thread pool: cannot start another thread: {e}");
             }
             Err(e) => {
-                state.jobs.pop_back();
+                let job = state.jobs.pop_back();
                 drop(state);
-                panic!("greenlet: the thread pool cannot start a thread: {e}");
+                drop(job);
+                return Err(e);
             }
         }
+        Ok(())
     }
 }
 
@@ -230,7 +258,7 @@ impl Shared {
             state = self.lock();
             if !state.jobs.is_empty() {
                 drop(state);
-                drop(waker); // wakes the caller
+                wake(waker);
                 state = self.lock();
                 continue;
             }
@@ -238,7 +266,7 @@ impl Shared {
             // this thread instead of starting another.
             state.idle += 1;
             drop(state);
-            drop(waker);
+            wake(waker);
             match self.wait_for_call(self.lock()) {
                 Some(guard) => state = guard,
                 None => return,
@@ -268,6 +296,14 @@ impl Shared {
                 return None;
             }
         }
+    }
+}
+
+/// Tells a job's caller that its outcome is there. `None` is a job that
+/// panicked: unwinding dropped its waker, which fired it.
+fn wake(waker: Option<ExternalWaker>) {
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 

@@ -11,7 +11,8 @@ use std::cell::Cell;
 use std::io::{BufRead, BufReader, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -535,6 +536,60 @@ fn connect_to_a_host_name_in_a_greenlet_reaches_the_listener() {
     });
     let (_server, peer) = listener.accept().unwrap();
     assert_eq!(peer, g.join().unwrap());
+}
+
+/// The resolver's threads alive now, found by their name.
+fn resolver_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "greenlet-lookup")
+        .count()
+}
+
+#[test]
+fn a_thousand_concurrent_localhost_connects_never_run_more_resolver_threads_than_the_cap() {
+    const CLIENTS: usize = 1_000;
+    const RESOLVER_CAP: usize = 8; // as `lookup_host` documents
+    let (listener, port) = localhost_listener();
+    let acceptor = spawn(move || {
+        let mut accepted = Vec::with_capacity(CLIENTS);
+        while accepted.len() < CLIENTS {
+            accepted.push(listener.accept().unwrap());
+        }
+        accepted.len()
+    });
+    // An OS thread samples, so that it sees threads that live only while
+    // the hub is busy.
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = thread::spawn({
+        let done = done.clone();
+        move || {
+            let start = Instant::now();
+            let mut most = 0;
+            while !done.load(Ordering::Relaxed) && start.elapsed() < PATIENCE {
+                most = most.max(resolver_threads());
+            }
+            most
+        }
+    });
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| spawn(move || TcpStream::connect(("localhost", port))))
+        .collect();
+    let streams: Vec<_> = joinall(clients)
+        .into_iter()
+        .map(|client| client.unwrap().unwrap())
+        .collect();
+    done.store(true, Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    assert_eq!(streams.len(), CLIENTS);
+    let accepted = with_timeout(PATIENCE, || acceptor.join().unwrap());
+    assert_eq!(accepted.ok(), Some(CLIENTS));
+    // Threads stay a while after their last job, so the sampler saw them.
+    assert!(
+        (1..=RESOLVER_CAP).contains(&most),
+        "{most} resolver threads at once; expected 1 to {RESOLVER_CAP}"
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use greenlet::event::Event;
-use greenlet::net::TcpStream;
+use greenlet::net::{Shutdown, TcpStream};
 use greenlet::queue::Queue;
 use greenlet::server::StreamServer;
 use greenlet::{Greenlet, joinall, sleep, spawn, yield_now};
@@ -332,6 +332,81 @@ const ADDR_LINE: &str = "emfile child listening on ";
 /// `a_child_with_a_low_descriptor_limit_keeps_serving_after_the_limit_is_hit_and_released`
 /// runs in a child process. Without `GREENLET_EMFILE_CHILD` set it returns
 /// at once.
+#[test]
+fn three_thousand_back_to_back_connects_to_a_stream_server_take_under_a_second() {
+    // About 0.1 s here; a connect whose SYN the kernel dropped would wait a
+    // second for its retry. The client is a greenlet of the server's own
+    // hub, so at most one connection waits to be accepted at a time: a
+    // client thread that outpaced the accept loop could fill any backlog.
+    const CONNECTS: usize = 3_000;
+    let server = StreamServer::bind("127.0.0.1:0", |stream, _| drop(stream)).unwrap();
+    server.start();
+    let addr = server.local_addr().unwrap();
+    let start = Instant::now();
+    let client = spawn(move || {
+        for _ in 0..CONNECTS {
+            TcpStream::connect(addr)?;
+        }
+        io::Result::Ok(())
+    });
+    client.join().unwrap().unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "{CONNECTS} connects one after another took {elapsed:?}"
+    );
+    server.stop();
+}
+
+/// The handler of `StreamServer`'s doc example: echoes each line.
+fn doc_example_echo(stream: TcpStream, _peer: SocketAddr) {
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if (&stream).write_all(line.as_bytes()).is_err() {
+            break;
+        }
+        line.clear();
+    }
+}
+
+#[test]
+fn the_stream_server_doc_example_keeps_pipelined_lines() {
+    let server = StreamServer::bind("127.0.0.1:0", doc_example_echo).unwrap();
+    server.start();
+    let mut client = connect(server.local_addr().unwrap());
+    client.write_all(b"one\ntwo\n").unwrap(); // both lines in one segment
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "one\ntwo\n");
+    server.stop();
+}
+
+#[test]
+fn a_thousand_simultaneous_connects_to_a_stream_server_all_connect_within_a_second() {
+    // Every SYN is sent before the accept loop runs again, so all 1,000 wait
+    // in the accept queue at once: with std's backlog of 128 the kernel drops
+    // the rest, and their clients send them again only after a second.
+    const CLIENTS: usize = 1_000;
+    let server = StreamServer::bind("127.0.0.1:0", |stream, _| drop(stream)).unwrap();
+    server.start();
+    let addr = server.local_addr().unwrap();
+    let start = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| spawn(move || TcpStream::connect(addr).map(drop)))
+        .collect();
+    for client in joinall(clients) {
+        client.unwrap().unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "{CLIENTS} simultaneous connects took {elapsed:?}: some SYNs were dropped and sent again"
+    );
+    server.stop();
+}
+
 #[test]
 fn descriptor_limit_child_serves_only_when_run_by_its_parent_test() {
     if env::var_os(CHILD_ENV).is_none() {

@@ -2,20 +2,23 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
-use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use crate::reactor::{Direction, IoSource};
+use crate::sys;
 use crate::wait_list::deadline_after;
 
-use super::each_addr;
+use super::{LISTEN_BACKLOG, ToSocketAddrs, each_addr};
 
 /// A TCP socket server, listening for connections: `std::net::TcpListener`
 /// whose `accept` parks only the calling greenlet.
 ///
 /// `bind` listens with a backlog of 1024 (std's 128 drops bursts of
-/// connections, which clients then retry only after a second).
+/// connections, which clients then retry only after a second); the system
+/// may cap it lower (`net.core.somaxconn` on Linux). A listener taken in by
+/// [`from_std`](TcpListener::from_std) keeps the backlog it has.
 ///
 /// # Examples
 ///
@@ -51,9 +54,11 @@ impl TcpListener {
     /// assert_ne!(listener.local_addr()?.port(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn bind<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpListener> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(&addr, |addr| {
-            TcpListener::from_nonblocking(mio::net::TcpListener::bind(addr)?)
+            let listener = mio::net::TcpListener::bind(addr)?;
+            sys::set_backlog(listener.as_fd(), LISTEN_BACKLOG)?;
+            TcpListener::from_nonblocking(listener)
         })
     }
 
@@ -342,7 +347,7 @@ impl TcpStream {
     /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn connect<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<TcpStream> {
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(&addr, |addr| TcpStream::connect_one(addr, None))
     }
 

@@ -7,13 +7,13 @@
 
 use std::fmt;
 use std::io;
-use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use crate::reactor::{Direction, IoSource};
 
-use super::{each_addr, resolve};
+use super::{ToSocketAddrs, each_addr, resolve};
 
 /// A UDP socket: `std::net::UdpSocket` whose blocking calls park only the
 /// calling greenlet.
@@ -56,7 +56,7 @@ impl UdpSocket {
     /// assert_ne!(socket.local_addr()?.port(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn bind<A: ToSocketAddrs + Sync>(addr: A) -> io::Result<UdpSocket> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         each_addr(&addr, |addr| {
             let socket = mio::net::UdpSocket::bind(addr)?;
             UdpSocket::from_nonblocking(socket.into())
@@ -118,7 +118,7 @@ impl UdpSocket {
     /// assert_eq!(a.peer_addr()?, b.local_addr()?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn connect<A: ToSocketAddrs + Sync>(&self, addr: A) -> io::Result<()> {
+    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         each_addr(&addr, |addr| self.source.get_ref().connect(addr))
     }
 
@@ -208,8 +208,8 @@ impl UdpSocket {
     /// assert_eq!(b.recv_from(&mut buf)?, (2, a.local_addr()?));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn send_to<A: ToSocketAddrs + Sync>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
-        let target = resolve(&addr)?.into_iter().next().ok_or_else(|| {
+    pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let target = resolve(&addr)?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
         })?;
         self.source.io(Direction::Write, "UdpSocket::send_to", |s| {

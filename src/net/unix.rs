@@ -17,13 +17,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::reactor::{Direction, IoSource};
+use crate::sys;
+
+use super::LISTEN_BACKLOG;
 
 /// A Unix domain socket server, listening for connections:
 /// `std::os::unix::net::UnixListener` whose `accept` parks only the calling
 /// greenlet.
 ///
-/// `bind` listens with a backlog of 1024. As with std, dropping the listener
-/// does not remove its file.
+/// `bind` listens with a backlog of 1024 (which the system may cap). As with
+/// std, dropping the listener does not remove its file.
 ///
 /// # Examples
 ///
@@ -69,7 +72,7 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_nonblocking(mio::net::UnixListener::bind(path)?)
+        UnixListener::listening(mio::net::UnixListener::bind(path)?)
     }
 
     /// Binds to `address` and listens.
@@ -88,7 +91,14 @@ impl UnixListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind_addr(address: &SocketAddr) -> io::Result<UnixListener> {
-        UnixListener::from_nonblocking(mio::net::UnixListener::bind_addr(address)?)
+        UnixListener::listening(mio::net::UnixListener::bind_addr(address)?)
+    }
+
+    /// Takes a listener that mio bound into the hub, with our backlog (mio's
+    /// depends on the system: 128 on some, `SOMAXCONN` on others).
+    fn listening(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
+        sys::set_backlog(listener.as_fd(), LISTEN_BACKLOG)?;
+        UnixListener::from_nonblocking(listener)
     }
 
     fn from_nonblocking(listener: mio::net::UnixListener) -> io::Result<UnixListener> {

@@ -12,6 +12,8 @@
 //! - [`RunningGuard`]: tells the handler which greenlet is on the CPU.
 //! - [`is_out_of_resources`]: whether an error is a lack of descriptors or
 //!   memory that passes once something is closed.
+//! - [`set_backlog`]: a new accept-queue length for a socket that listens
+//!   already.
 
 #[cfg(unix)]
 mod unix;

@@ -1,8 +1,10 @@
-//! Unix backend: the stack-overflow reporter and the alternate signal stack.
+//! Unix backend: the stack-overflow reporter, the alternate signal stack and
+//! a listening socket's backlog.
 
 use std::cell::Cell;
 use std::io;
 use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -291,4 +293,18 @@ pub(crate) fn is_out_of_resources(error: &io::Error) -> bool {
         error.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
+}
+
+/// Sets the backlog of `socket`, which is listening already (std and mio
+/// listen with 128): on Linux and the BSDs a second `listen` only changes the
+/// length of its accept queue, capped by the system (`net.core.somaxconn` on
+/// Linux).
+pub(crate) fn set_backlog(socket: BorrowedFd<'_>, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen reads two integers; the descriptor is borrowed, so it
+    // stays open (and the same socket) for the call.
+    if unsafe { libc::listen(socket.as_raw_fd(), backlog) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
