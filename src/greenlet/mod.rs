@@ -7,7 +7,7 @@
 
 #![forbid(unsafe_code)]
 
-pub(crate) mod stack_pool;
+mod stack_pool;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -19,12 +19,11 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use corosensei::Coroutine;
-use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult};
 
 use crate::hub::{
-    Coro, GreenletYielder, Header, Interrupted, State, Task, TaskRef, WaitOn, Waker, current_waker,
-    park, with_hub,
+    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskRef, WaitOn, Waker,
+    current_waker, park, with_hub,
 };
 use crate::time::CancelTimer;
 
@@ -531,6 +530,7 @@ impl Builder {
         let cell = Rc::new(GreenletCell {
             header: Header::new(GreenletId::next().as_u64(), self.name, stack_size),
             body: RefCell::new(Body::Pending(f)),
+            coroutine: RefCell::new(Running::default()),
         });
         let task: TaskRef = cell.clone();
         with_hub(|hub| hub.spawn(task, start_at));
@@ -543,10 +543,43 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// A greenlet's allocation: the hub's header and the typed body.
+/// Stacks this thread keeps for greenlets yet to start.
+pub(crate) fn stacks_pooled() -> usize {
+    stack_pool::len()
+}
+
+/// A greenlet's allocation: the hub's header, the typed body, and the
+/// coroutine once it has started.
 struct GreenletCell<F, T> {
     header: Header,
     body: RefCell<Body<F, T>>,
+    coroutine: RefCell<Running>,
+}
+
+type Coro = Coroutine<(), Suspend, (), crate::sys::GreenletStack>;
+
+/// A greenlet's coroutine, from its start until it has finished.
+///
+/// Dropping a suspended corosensei coroutine unwinds its stack from wherever
+/// the drop happens (a table being cleared, a thread-local destructor),
+/// running the greenlet's destructors outside the hub. This type never does:
+/// dropped unfinished, it leaks the coroutine and its stack instead (the
+/// stack's memory must stay valid for anything on it that was pinned). The
+/// hub ends greenlets only by running them to their end (a kill unwinds them
+/// from inside).
+#[derive(Default)]
+struct Running(Option<Coro>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(coroutine) = self.0.take()
+            && coroutine.started()
+            && !coroutine.done()
+        {
+            log::debug!(target: "greenlet", "a suspended greenlet's stack is leaked");
+            std::mem::forget(coroutine);
+        }
+    }
 }
 
 enum Body<F, T> {
@@ -567,12 +600,16 @@ where
         &self.header
     }
 
-    fn start(self: Rc<Self>, stack: DefaultStack) -> Coro {
-        Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
-            let Body::Pending(f) = self.body.replace(Body::Running) else {
+    fn start(self: Rc<Self>) -> io::Result<()> {
+        let stack = stack_pool::take(self.header.owner.stack_size)?;
+        self.header.owner.guard_start.set(stack.guard_start());
+        let cell = self.clone();
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
+            let this = &cell;
+            let Body::Pending(f) = this.body.replace(Body::Running) else {
                 unreachable!("a greenlet starts once")
             };
-            let outcome = self.header.run_body(yielder, || {
+            let outcome = this.header.run_body(yielder, || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
                     // Greenlet-locals end with the greenlet's closure, in the
                     // greenlet: after a kill while it still unwinds, so their
@@ -581,9 +618,32 @@ where
                     f()
                 }))
             });
-            let result = outcome.map_err(|payload| self.header.join_error(payload));
-            self.body.replace(Body::Done(result));
-        })
+            let result = outcome.map_err(|payload| this.header.join_error(payload));
+            this.body.replace(Body::Done(result));
+        });
+        self.coroutine.borrow_mut().0 = Some(coroutine);
+        Ok(())
+    }
+
+    #[inline]
+    fn resume(&self) -> Option<Suspend> {
+        let result = {
+            let mut running = self.coroutine.borrow_mut();
+            let coroutine = running
+                .0
+                .as_mut()
+                .expect("a started greenlet has a coroutine");
+            coroutine.resume(())
+        };
+        match result {
+            CoroutineResult::Yield(why) => Some(why),
+            CoroutineResult::Return(()) => {
+                let finished = self.coroutine.borrow_mut().0.take();
+                let stack = finished.expect("it just returned").into_stack();
+                stack_pool::give(self.header.owner.stack_size, stack);
+                None
+            }
+        }
     }
 
     fn cancel(&self) {

@@ -1,63 +1,76 @@
-//! The per-hub pool of guard-paged stacks.
+//! The per-thread pool of greenlet stacks.
 //!
-//! Creating a stack costs an `mmap` and an `mprotect` (about 11 µs here) and
-//! dropping one a `munmap`; taking one from the pool costs a `Vec::pop`. A
+//! Mapping a stack costs an `mmap` and an `mprotect` (several µs) and
+//! unmapping one a `munmap`; taking one from the pool costs a `Vec::pop`. A
 //! greenlet takes a stack when it first runs and gives it back when it ends,
 //! so a spawn+join cycle makes no system call once the pool is warm.
 //!
-//! The pool is capped: each stack is two memory mappings and the kernel allows
-//! about 65,000 per process, so stacks beyond the cap are unmapped.
+//! The pool is capped (stacks beyond the cap are unmapped), and lives in a
+//! thread-local of its own: after that is gone (thread exit), stacks are
+//! mapped and unmapped one by one.
 
 #![forbid(unsafe_code)]
 
-use corosensei::stack::{DefaultStack, Stack};
+use std::cell::RefCell;
 use std::io;
 
-/// Most stacks kept for reuse, all sizes together.
+use crate::sys::GreenletStack;
+
+/// Most stacks kept for reuse per thread, all sizes together.
 const MAX_POOLED: usize = 1024;
 
-pub(crate) struct StackPool {
+#[derive(Default)]
+struct StackPool {
     /// One free list per stack size; almost always a single entry (the default size).
-    by_size: Vec<(usize, Vec<DefaultStack>)>,
+    by_size: Vec<(usize, Vec<GreenletStack>)>,
     pooled: usize,
 }
 
-impl StackPool {
-    pub(crate) fn new() -> Self {
-        StackPool {
-            by_size: Vec::new(),
-            pooled: 0,
-        }
-    }
+thread_local! {
+    static POOL: RefCell<StackPool> = RefCell::new(StackPool::default());
+}
 
-    /// Takes a pooled stack of `size` bytes, or maps a new one.
-    pub(crate) fn take(&mut self, size: usize) -> io::Result<DefaultStack> {
-        let free = self.by_size.iter_mut().find(|(s, _)| *s == size);
-        if let Some(stack) = free.and_then(|(_, free)| free.pop()) {
-            self.pooled -= 1;
-            return Ok(stack);
-        }
-        DefaultStack::new(size)
-    }
-
-    /// Returns a stack of `size` bytes for reuse, or unmaps it if the pool is full.
-    pub(crate) fn give(&mut self, size: usize, stack: DefaultStack) {
-        if self.pooled >= MAX_POOLED {
-            return;
-        }
-        self.pooled += 1;
-        match self.by_size.iter_mut().find(|(s, _)| *s == size) {
-            Some((_, free)) => free.push(stack),
-            None => self.by_size.push((size, vec![stack])),
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pooled
+/// Takes a pooled stack of `size` usable bytes, or maps a new one.
+pub(crate) fn take(size: usize) -> io::Result<GreenletStack> {
+    let pooled = POOL
+        .try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let stack = pool
+                .by_size
+                .iter_mut()
+                .find(|(s, _)| *s == size)
+                .and_then(|(_, free)| free.pop());
+            if stack.is_some() {
+                pool.pooled -= 1;
+            }
+            stack
+        })
+        .ok()
+        .flatten();
+    match pooled {
+        Some(stack) => Ok(stack),
+        None => GreenletStack::new(size),
     }
 }
 
-/// The lowest address of a stack: the start of its guard page.
-pub(crate) fn guard_start(stack: &DefaultStack) -> usize {
-    stack.limit().get()
+/// Keeps a stack of `size` usable bytes for reuse, or unmaps it if the pool is full.
+pub(crate) fn give(size: usize, stack: GreenletStack) {
+    let refused = POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.pooled >= MAX_POOLED {
+            return Some(stack);
+        }
+        pool.pooled += 1;
+        match pool.by_size.iter_mut().find(|(s, _)| *s == size) {
+            Some((_, free)) => free.push(stack),
+            None => pool.by_size.push((size, vec![stack])),
+        }
+        None
+    });
+    drop(refused); // unmapped outside the borrow
+}
+
+/// Stacks this thread keeps for reuse.
+pub(crate) fn len() -> usize {
+    POOL.try_with(|pool| pool.borrow().pooled).unwrap_or(0)
 }

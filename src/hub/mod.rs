@@ -21,8 +21,8 @@
 mod task;
 
 pub(crate) use task::{
-    Coro, GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State,
-    Suspend, Task, TaskRef, TimeoutScope, WaitOn, Waker,
+    GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State, Suspend,
+    Task, TaskRef, TimeoutScope, WaitOn, Waker,
 };
 
 use task::Raise;
@@ -36,10 +36,8 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use corosensei::CoroutineResult;
 use slab::Slab;
 
-use crate::greenlet::stack_pool::{self, StackPool};
 use crate::reactor::IoState;
 use crate::sys;
 use crate::time::timers::{TimerKey, TimerQueue};
@@ -70,7 +68,7 @@ pub(crate) struct Hub {
     /// them, so a detached greenlet parked on something dropped stays parked
     /// (and shows up in the deadlock message) instead of being unwound by a drop.
     tasks: RefCell<Slab<TaskRef>>,
-    stacks: RefCell<StackPool>,
+    /// Greenlets started and not finished: each holds a stack.
     stacks_in_use: Cell<usize>,
     /// Greenlets that could not get a stack; each is started when one comes back.
     waiting_for_stack: RefCell<VecDeque<TaskRef>>,
@@ -307,7 +305,6 @@ impl Hub {
             root,
             timers: RefCell::new(TimerQueue::new()),
             tasks: RefCell::new(Slab::new()),
-            stacks: RefCell::new(StackPool::new()),
             stacks_in_use: Cell::new(0),
             waiting_for_stack: RefCell::new(VecDeque::new()),
             poll: RefCell::new(poll),
@@ -540,39 +537,32 @@ impl Hub {
         }
         header.schedule.run();
         self.switches.set(self.switches.get() + 1);
-        let result = {
+        let suspended = {
             // `task` stays in this frame while the greenlet runs; the table
             // keeps it alive beyond that (see CURRENT).
             let _current = Current::enter(header);
-            let mut coroutine = header.coroutine.borrow_mut();
-            coroutine
-                .as_mut()
-                .expect("a started greenlet has a coroutine")
-                .resume(())
+            task.resume()
         };
         header.interruption.switched_out();
-        match result {
-            CoroutineResult::Yield(Suspend::Yield) => {
+        match suspended {
+            Some(Suspend::Yield) => {
                 header.schedule.yielded();
                 self.run_queue.borrow_mut().push_back(task);
             }
-            CoroutineResult::Yield(Suspend::Park) => {} // its wakers hold it
-            CoroutineResult::Return(()) => self.finish(task),
+            Some(Suspend::Park) => {} // its wakers hold it
+            None => self.finish(task),
         }
     }
 
-    /// Gives a greenlet its stack and coroutine; false if it cannot run yet.
+    /// Builds a greenlet's coroutine; false if it cannot run (yet).
+    ///
+    /// Without a stack it waits while other greenlets of this hub hold one
+    /// (one is handed on when it finishes); with none held here, waiting
+    /// could last for ever, so it fails.
     fn start(&self, task: &TaskRef) -> bool {
         let header = task.header();
-        let stack = self.stacks.borrow_mut().take(header.owner.stack_size);
-        match stack {
-            Ok(stack) => {
-                header
-                    .owner
-                    .guard_start
-                    .set(stack_pool::guard_start(&stack));
-                let coroutine = task.clone().start(stack);
-                *header.coroutine.borrow_mut() = Some(coroutine);
+        match task.clone().start() {
+            Ok(()) => {
                 header.started.set(true);
                 self.stacks_in_use.set(self.stacks_in_use.get() + 1);
                 true
@@ -594,16 +584,9 @@ impl Hub {
         }
     }
 
+    /// A started greenlet has finished (and given its stack back): retire it
+    /// and let the longest waiter for a stack try again.
     fn finish(&self, task: TaskRef) {
-        let header = task.header();
-        let coroutine = header
-            .coroutine
-            .borrow_mut()
-            .take()
-            .expect("it just returned");
-        self.stacks
-            .borrow_mut()
-            .give(header.owner.stack_size, coroutine.into_stack());
         self.stacks_in_use.set(self.stacks_in_use.get() - 1);
         self.retire(&task);
         loop {
@@ -758,7 +741,7 @@ impl Hub {
 
     // ---- diagnostics -------------------------------------------------------
 
-    pub(crate) fn stats(&self) -> crate::Stats {
+    pub(crate) fn stats(&self) -> HubStats {
         let tasks = self.tasks.borrow();
         let count = |state| {
             tasks
@@ -766,14 +749,21 @@ impl Hub {
                 .filter(|(_, t)| t.header().state() == state)
                 .count()
         };
-        crate::Stats {
+        HubStats {
             alive: tasks.len(),
             parked: count(State::Parked),
             runnable: count(State::Runnable),
             switches: self.switches.get(),
-            stacks_pooled: self.stacks.borrow().len(),
         }
     }
+}
+
+/// The hub's counts for `greenlet::stats`.
+pub(crate) struct HubStats {
+    pub(crate) alive: usize,
+    pub(crate) parked: usize,
+    pub(crate) runnable: usize,
+    pub(crate) switches: u64,
 }
 
 impl Drop for Hub {

@@ -12,8 +12,7 @@ use std::fmt;
 use std::io;
 use std::rc::Rc;
 
-use corosensei::stack::DefaultStack;
-use corosensei::{Coroutine, Yielder};
+use corosensei::Yielder;
 
 use crate::sys::StackOwner;
 use crate::time::timers::TimerKey;
@@ -27,7 +26,7 @@ pub(crate) enum Suspend {
     Park,
 }
 
-pub(crate) type Coro = Coroutine<(), Suspend, (), DefaultStack>;
+/// What a greenlet's coroutine body switches out with.
 pub(crate) type GreenletYielder = Yielder<(), Suspend>;
 
 /// The hub's handle on a greenlet (or on the root context).
@@ -36,8 +35,12 @@ pub(crate) type TaskRef = Rc<dyn Task>;
 /// The type-erased side of a greenlet.
 pub(crate) trait Task {
     fn header(&self) -> &Header;
-    /// Builds the coroutine that runs the greenlet's closure on `stack`.
-    fn start(self: Rc<Self>, stack: DefaultStack) -> Coro;
+    /// Builds the coroutine that will run the greenlet's closure, taking a
+    /// stack for it; fails if no stack can be had now.
+    fn start(self: Rc<Self>) -> io::Result<()>;
+    /// Runs the started greenlet until it switches out (`Some`) or finishes
+    /// (`None`, and its stack is given back).
+    fn resume(&self) -> Option<Suspend>;
     /// Drops the closure of a greenlet that never ran and records it as killed.
     fn cancel(&self);
     /// Records that the greenlet could not start because no stack could be had.
@@ -371,7 +374,6 @@ pub(crate) struct Header {
     /// The timer that starts a `spawn_later` greenlet, until it fires.
     pub(crate) start_timer: Cell<Option<TimerKey>>,
     pub(crate) wait_on: Cell<WaitOn>,
-    pub(crate) coroutine: RefCell<Option<Coro>>,
     /// The running coroutine's yielder, while its body runs (see [`Header::yielder`]).
     ///
     /// # Invariant
@@ -401,7 +403,6 @@ impl Header {
             interruption: Interruption::default(),
             start_timer: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
-            coroutine: RefCell::new(None),
             yielder: Cell::new(std::ptr::null()),
             slab_key: Cell::new(usize::MAX),
             joiners: RefCell::new(Joiners::default()),
@@ -536,7 +537,11 @@ impl Task for RootTask {
         &self.header
     }
 
-    fn start(self: Rc<Self>, _stack: DefaultStack) -> Coro {
+    fn start(self: Rc<Self>) -> io::Result<()> {
+        unreachable!("the root context runs on the thread's own stack")
+    }
+
+    fn resume(&self) -> Option<Suspend> {
         unreachable!("the root context runs on the thread's own stack")
     }
 

@@ -12,10 +12,16 @@
 //! - [`RunningGuard`]: tells the handler which greenlet is on the CPU.
 //! - [`is_out_of_resources`]: whether an error is a lack of descriptors or
 //!   memory that passes once something is closed.
+//! - [`GreenletStack`]: a guard-paged stack, within the process's budget of
+//!   kernel mappings.
+//! - [`max_map_count`]: the kernel's cap on memory mappings per process.
 //! - [`set_backlog`]: a new accept-queue length for a socket that listens
 //!   already.
 
+mod stack;
 #[cfg(unix)]
 mod unix;
+
+pub(crate) use stack::GreenletStack;
 #[cfg(unix)]
 pub(crate) use unix::*;

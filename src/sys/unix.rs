@@ -308,3 +308,13 @@ pub(crate) fn set_backlog(socket: BorrowedFd<'_>, backlog: i32) -> io::Result<()
         Err(io::Error::last_os_error())
     }
 }
+
+/// The kernel's cap on memory mappings per process (`vm.max_map_count`),
+/// if it can be read.
+pub(crate) fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
