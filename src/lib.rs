@@ -30,6 +30,19 @@
 //! Greenlets never leave the thread that spawned them ([`Greenlet`] is not
 //! `Send`).
 //!
+//! When a thread exits, its hub ends what is left: the root context's
+//! [`greenlet_local!`] values are dropped first, then every greenlet still
+//! alive is killed and the hub runs until all have finished, so their
+//! destructors run (they may block, as in any kill) and their stacks and
+//! sockets are freed. A greenlet that was never started just has its closure
+//! dropped. Only greenlets that can never finish (one that swallows its kill
+//! and then waits on something nobody will provide) are left behind, with
+//! their stacks; that is logged. A thread-local destructor that uses
+//! greenlets after that gets a fresh hub. The main thread's greenlets end
+//! the same way when `main` returns (glibc runs the exiting thread's
+//! thread-local destructors in `exit`), so a parked server's connections
+//! close cleanly; a destructor that blocks for long delays the exit.
+//!
 //! # Coordination
 //!
 //! Greenlets of one thread coordinate through [`queue`] (`Queue`,

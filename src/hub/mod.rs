@@ -84,6 +84,9 @@ pub(crate) struct Hub {
     external_pending: Cell<usize>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
+    /// Unique among the hubs of the process (a thread may get a second one
+    /// while it exits), so a registration knows its own.
+    serial: u64,
     /// Turns left before the next check of timers and IO.
     until_check: Cell<u32>,
     switches: Cell<u64>,
@@ -155,6 +158,10 @@ struct Teardown;
 
 impl Drop for Teardown {
     fn drop(&mut self) {
+        // SAFETY: as in `with_hub`; the hub is freed only below.
+        if let Some(hub) = unsafe { HUB.with(Cell::get).as_ref() } {
+            hub.shut_down();
+        }
         let hub = HUB.with(|hub| hub.replace(std::ptr::null()));
         if !hub.is_null() {
             // SAFETY: by HUB's invariant the pointer came from `Box::into_raw`
@@ -316,11 +323,20 @@ impl Hub {
             }),
             external_pending: Cell::new(0),
             looping: Cell::new(false),
+            serial: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             until_check: Cell::new(CHECK_INTERVAL),
             switches: Cell::new(0),
             next_timeout_id: Cell::new(0),
             _signals: sys::init_thread(),
         }
+    }
+
+    /// This hub's number, unique in the process.
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
     }
 
     // ---- spawning -------------------------------------------------------
@@ -739,6 +755,74 @@ impl Hub {
         panic!("{}", message.trim_end());
     }
 
+    // ---- thread exit ---------------------------------------------------------
+
+    /// Ends what the thread leaves behind as it exits, while the hub can
+    /// still run greenlets: the root context's greenlet-locals are dropped
+    /// (their destructors may block), then every greenlet is killed and the
+    /// hub runs until all have finished, so their destructors run and their
+    /// stacks, sockets and closures are freed. Greenlets that can never
+    /// finish (parked on something nobody will ever provide, after
+    /// swallowing the kill) are left, leaking their stacks; that is logged.
+    /// Nothing here may unwind: a panic in a thread-local destructor aborts.
+    fn shut_down(&self) {
+        for _ in 0..4 {
+            let locals = self.root.header.locals.take();
+            if locals.is_empty() {
+                break;
+            }
+            let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| drop(locals)));
+            if dropped.is_err() {
+                log::error!(target: "greenlet",
+                    "a greenlet-local's destructor panicked as its thread exited");
+            }
+        }
+        let ended = panic::catch_unwind(panic::AssertUnwindSafe(|| self.kill_all_and_wait()));
+        if ended.is_err() {
+            log::error!(target: "greenlet", "a panic while ending greenlets at thread exit");
+        }
+        let left = self.tasks.borrow().len();
+        if left > 0 {
+            log::warn!(target: "greenlet",
+                "{left} greenlets could not be ended as their thread exited; their stacks are leaked");
+        }
+        let timers = self.timers.borrow_mut().drain();
+        drop(timers);
+    }
+
+    /// Kills every greenlet (those spawned meanwhile too) and runs the hub
+    /// until none is left or none of those left can ever run again.
+    fn kill_all_and_wait(&self) {
+        loop {
+            let tasks: Vec<TaskRef> = self
+                .tasks
+                .borrow()
+                .iter()
+                .map(|(_, task)| task.clone())
+                .filter(|task| !task.header().interruption.is_killed())
+                .collect();
+            for task in &tasks {
+                self.kill(task);
+            }
+            drop(tasks);
+            if self.tasks.borrow().is_empty() {
+                return;
+            }
+            if !self.run_queue.borrow().is_empty() {
+                self.yield_root();
+            } else if self.can_wake() {
+                self.check_events(true);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Whether something other than a runnable greenlet can still wake a task.
+    fn can_wake(&self) -> bool {
+        !self.timers.borrow().is_empty() || self.io_waiters() || self.external_pending.get() > 0
+    }
+
     // ---- diagnostics -------------------------------------------------------
 
     pub(crate) fn stats(&self) -> HubStats {
@@ -764,19 +848,6 @@ pub(crate) struct HubStats {
     pub(crate) parked: usize,
     pub(crate) runnable: usize,
     pub(crate) switches: u64,
-}
-
-impl Drop for Hub {
-    /// Greenlets still alive when their thread ends are abandoned, as when a
-    /// gevent program exits: their coroutines are forgotten, not unwound,
-    /// because unwinding would run their destructors after the thread's other
-    /// thread-locals (this hub among them) are gone.
-    fn drop(&mut self) {
-        std::mem::forget(std::mem::take(self.tasks.get_mut()));
-        std::mem::forget(std::mem::take(self.run_queue.get_mut()));
-        std::mem::forget(std::mem::take(self.waiting_for_stack.get_mut()));
-        std::mem::forget(self.timers.get_mut().drain());
-    }
 }
 
 /// Lets every other runnable greenlet run once, then returns.

@@ -170,6 +170,11 @@ impl Interruption {
         self.unwinding.get()
     }
 
+    /// Whether the task has been killed (the kill is kept until it ends).
+    pub(crate) fn is_killed(&self) -> bool {
+        self.kill.get()
+    }
+
     /// The scope a `with_timeout` entered now belongs to.
     pub(crate) fn timeout_scope(&self, id: u64) -> TimeoutScope {
         TimeoutScope {

@@ -202,6 +202,8 @@ pub(crate) struct Registration {
     state: Rc<IoState>,
     token: usize,
     fd: RawFd,
+    /// The hub registered with (`Hub::serial`): its token means nothing to another.
+    hub: u64,
 }
 
 impl Registration {
@@ -209,7 +211,12 @@ impl Registration {
         with_hub(|hub| {
             let state = Rc::new(IoState::new());
             let token = hub.register(&mut SourceFd(&fd), state.clone())?;
-            Ok(Registration { state, token, fd })
+            Ok(Registration {
+                state,
+                token,
+                fd,
+                hub: hub.serial(),
+            })
         })
     }
 }
@@ -217,8 +224,13 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         // After the thread's hub is gone (a socket in another thread-local),
-        // closing the descriptor is all there is left to do.
-        let _ = try_with_hub(|hub| hub.deregister(&mut SourceFd(&self.fd), self.token));
+        // closing the descriptor is all there is left to do: its poller was
+        // closed with it, and a hub made since has its own tokens.
+        let _ = try_with_hub(|hub| {
+            if hub.serial() == self.hub {
+                hub.deregister(&mut SourceFd(&self.fd), self.token);
+            }
+        });
     }
 }
 

@@ -9,7 +9,7 @@ pub(crate) mod timers;
 
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, with_hub};
+use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
 
 /// Parks the current greenlet for at least `duration`; other greenlets run meanwhile.
 ///
@@ -62,7 +62,8 @@ impl CancelTimer {
 
 impl Drop for CancelTimer {
     fn drop(&mut self) {
-        with_hub(|hub| hub.cancel_timer(self.0));
+        // No hub any more (thread exit): no timer to cancel, and none to make.
+        let _ = try_with_hub(|hub| hub.cancel_timer(self.0));
     }
 }
 
