@@ -14,12 +14,41 @@ fn threads() -> usize {
     fs::read_dir("/proc/self/task").unwrap().count()
 }
 
+/// Whether a thread of this process has the name `name`.
+fn has_thread(name: &str) -> bool {
+    fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|task| {
+            let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            comm.trim() == name
+        })
+}
+
+/// Starts the hubs' ticker, the one thread the process gets (once) when a
+/// busy hub has timers or sockets to check, and waits until it is named.
+fn start_the_ticker() {
+    let busy = spawn(|| {
+        for _ in 0..1000 {
+            yield_now();
+        }
+    });
+    greenlet::sleep(std::time::Duration::from_millis(2));
+    busy.join().unwrap();
+    let start = std::time::Instant::now();
+    while !has_thread("greenlet-ticker") {
+        assert!(start.elapsed().as_secs() < 5, "the ticker never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_numeric_address_string_starts_no_thread() {
     const CONNECTS: usize = 100;
     // Never accepted on: its backlog (1024) holds every connection.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    start_the_ticker();
     let before = threads();
     // Counts threads at every turn of the hub while the connects run, so a
     // thread that ends before the last connect is seen too.

@@ -8,8 +8,9 @@
 //! the back of the run queue. One turn of the loop:
 //!
 //! 1. run the greenlet at the front of the run queue until it switches out;
-//! 2. every [`CHECK_INTERVAL`] turns, and whenever the run queue is empty,
-//!    fire the expired timers and (if anything is registered) poll IO;
+//! 2. every [`CHECK_INTERVAL`] turns, every millisecond (see [`ticker`]),
+//!    and whenever the run queue is empty, fire the expired timers and (if
+//!    anything is registered) poll IO;
 //! 3. with nothing runnable, wait in `mio::Poll::poll` until the nearest
 //!    timer, or report a deadlock if nothing at all can wake the root.
 //!
@@ -19,6 +20,7 @@
 //! own state: user code may spawn, wake or kill, which borrows it again.
 
 mod task;
+mod ticker;
 
 pub(crate) use task::{
     GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State, Suspend,
@@ -43,8 +45,10 @@ use crate::sys;
 use crate::time::timers::{TimerKey, TimerQueue};
 
 /// Turns between checks of timers and IO while greenlets stay runnable: rare
-/// enough that a switch pays nothing for it, often enough that a busy hub
-/// still fires timers within microseconds.
+/// enough that a switch pays nothing for it, often enough that a hub of fast
+/// switches fires timers within microseconds. Greenlets that compute long
+/// between switches are covered by the [`ticker`] instead: a check is also
+/// due whenever a millisecond has passed.
 const CHECK_INTERVAL: u32 = 61;
 
 /// The token of the hub's cross-thread [`mio::Waker`].
@@ -89,6 +93,8 @@ pub(crate) struct Hub {
     serial: u64,
     /// Turns left before the next check of timers and IO.
     until_check: Cell<u32>,
+    /// The [`ticker`]'s tick at the last check: a new tick means a check is due.
+    last_tick: Cell<u32>,
     switches: Cell<u64>,
     next_timeout_id: Cell<u64>,
     _signals: sys::ThreadSignals,
@@ -328,6 +334,7 @@ impl Hub {
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             },
             until_check: Cell::new(CHECK_INTERVAL),
+            last_tick: Cell::new(ticker::now()),
             switches: Cell::new(0),
             next_timeout_id: Cell::new(0),
             _signals: sys::init_thread(),
@@ -474,6 +481,9 @@ impl Hub {
     // ---- timers -----------------------------------------------------------
 
     pub(crate) fn add_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        if !self.run_queue.borrow().is_empty() {
+            ticker::want(); // it may expire while greenlets run
+        }
         self.timers.borrow_mut().insert(deadline, action)
     }
 
@@ -526,10 +536,13 @@ impl Hub {
                 continue;
             };
             // Every turn counts, the root's too: a root that keeps yielding
-            // must still let timers fire.
+            // must still let timers fire. So does every millisecond, for
+            // greenlets that compute long between their switches.
             let until_check = self.until_check.get() - 1;
-            if until_check == 0 {
+            let tick = ticker::now();
+            if until_check == 0 || tick != self.last_tick.get() {
                 self.until_check.set(CHECK_INTERVAL);
+                self.last_tick.set(tick);
                 self.check_events(false);
             } else {
                 self.until_check.set(until_check);
@@ -646,8 +659,14 @@ impl Hub {
             if !self.timers.borrow().is_empty() {
                 self.fire_timers(Instant::now());
             }
-        } else if !self.io.borrow().is_empty() || self.external_pending.get() > 0 {
-            self.poll_io(Some(Duration::ZERO));
+        } else {
+            let io = !self.io.borrow().is_empty() || self.external_pending.get() > 0;
+            if io || !self.timers.borrow().is_empty() {
+                ticker::want(); // check again in a millisecond, however long turns take
+            }
+            if io {
+                self.poll_io(Some(Duration::ZERO));
+            }
         }
     }
 

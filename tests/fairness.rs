@@ -1,0 +1,99 @@
+//! A busy hub still checks its timers and sockets by elapsed time, not only
+//! every so many turns: a greenlet that computes for milliseconds between its
+//! switches delays a sleeper by about one such stretch, not by dozens.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use util::ms;
+
+/// The tests take turns: each keeps a core busy, and on a small machine two
+/// at once would starve the ticker thread they depend on.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Spins the CPU for `d` without switching.
+fn compute(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// A greenlet that computes 2 ms, yields, and again, until `stop` is set.
+fn busy_neighbour(stop: &Rc<Cell<bool>>) -> greenlet::Greenlet<()> {
+    let stop = stop.clone();
+    greenlet::spawn(move || {
+        while !stop.get() {
+            compute(ms(2));
+            greenlet::yield_now();
+        }
+    })
+}
+
+/// The median of `samples`.
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[test]
+fn a_one_ms_sleep_beside_a_greenlet_busy_two_ms_between_yields_returns_within_five_ms() {
+    let _turn = take_turn();
+    let stop = Rc::new(Cell::new(false));
+    let busy = busy_neighbour(&stop);
+    greenlet::yield_now();
+    let samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            greenlet::sleep(ms(1));
+            start.elapsed()
+        })
+        .collect();
+    stop.set(true);
+    busy.join().unwrap();
+    let worst = *samples.iter().max().unwrap();
+    // Without time-based checks one sleep took 61 busy turns: 122 ms.
+    assert!(median(samples.clone()) < ms(5), "sleeps took {samples:?}");
+    assert!(worst < ms(60), "sleeps took {samples:?}");
+}
+
+#[test]
+fn a_socket_read_beside_a_greenlet_busy_two_ms_between_yields_wakes_within_five_ms() {
+    let _turn = take_turn();
+    let listener = greenlet::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = greenlet::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let server = listener.accept().unwrap().0.into_std().unwrap();
+    // The writer is another OS thread, so the data arrives while the hub is busy.
+    let (to_writer, writes) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let mut server = server;
+        for () in writes {
+            server.write_all(b"x").unwrap();
+        }
+    });
+    let stop = Rc::new(Cell::new(false));
+    let busy = busy_neighbour(&stop);
+    greenlet::yield_now();
+    let samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            to_writer.send(()).unwrap();
+            let mut byte = [0; 1];
+            assert_eq!(client.read(&mut byte).unwrap(), 1);
+            start.elapsed()
+        })
+        .collect();
+    stop.set(true);
+    busy.join().unwrap();
+    drop(to_writer);
+    writer.join().unwrap();
+    assert!(median(samples.clone()) < ms(5), "reads took {samples:?}");
+}
