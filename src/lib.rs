@@ -183,15 +183,13 @@ pub mod server;
 mod sys;
 pub mod threadpool;
 mod time;
-mod timeout;
 mod wait_list;
 
 pub use greenlet::{
     Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, joinall, killall, spawn,
     spawn_later,
 };
-pub use time::{sleep, yield_now};
-pub use timeout::{Elapsed, with_timeout};
+pub use time::{Elapsed, sleep, with_timeout, yield_now};
 
 /// Counts describing this thread's hub, from [`stats`].
 ///

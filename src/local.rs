@@ -166,26 +166,9 @@ impl<T: 'static> LocalKey<T> {
     }
 }
 
-/// Drops the current greenlet's locals when dropped (at the end of its
-/// closure, or during its unwind).
-pub(crate) struct DropOnExit;
-
-impl Drop for DropOnExit {
-    fn drop(&mut self) {
-        drop_current_locals();
-    }
-}
-
-/// Drops the running greenlet's locals now. A destructor that makes a new
-/// local gets it dropped too, a few rounds deep; the rest go with the greenlet.
+/// Drops the running greenlet's locals now (see `Header::drop_locals`).
 pub(crate) fn drop_current_locals() {
-    for _ in 0..4 {
-        let locals = with_current_header(|header| header.locals.take());
-        if locals.is_empty() {
-            return;
-        }
-        drop(locals); // outside the borrow: destructors may use other locals
-    }
+    with_current_header(|header| header.drop_locals());
 }
 
 impl<T: 'static> fmt::Debug for LocalKey<T> {

@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use crate::greenlet::{Greenlet, JoinError, spawn};
-use crate::hub::{Interrupted, TaskRef, current_id, with_hub};
+use crate::greenlet::{Greenlet, JoinError, is_interrupt, spawn};
+use crate::hub::{TaskRef, current_id, with_hub};
 use crate::lock::Semaphore;
 use crate::queue::Queue;
 use crate::wait_list::{WaitList, deadline_after};
@@ -382,7 +382,8 @@ impl Group {
     /// then kills those still running and waits until they have finished.
     /// The caller, if a member, is left running (a server stopped from
     /// one of its own connections).
-    pub(crate) fn shut_down(&self, grace: Duration) {
+    /// `what` names the wait in the deadlock message.
+    pub(crate) fn shut_down(&self, grace: Duration, what: &'static str) {
         let members = &self.members;
         let own = {
             let me = current_id();
@@ -391,7 +392,7 @@ impl Group {
         };
         let deadline = deadline_after(grace);
         while members.tasks.borrow().len() > own {
-            if !members.joiners.wait("StreamServer::stop", deadline) {
+            if !members.joiners.wait(what, deadline) {
                 break;
             }
         }
@@ -820,9 +821,4 @@ impl<U> Drop for Report<U> {
             results.put(Err(JoinError::Killed));
         }
     }
-}
-
-/// True for the payload the hub unwinds a killed or timed-out greenlet with.
-fn is_interrupt(payload: &(dyn Any + Send)) -> bool {
-    payload.is::<Interrupted>()
 }

@@ -321,7 +321,9 @@ impl StreamServer {
         if inner.serving.get() {
             inner.loop_exited.wait();
         }
-        inner.connections.shut_down(inner.stop_timeout.get());
+        inner
+            .connections
+            .shut_down(inner.stop_timeout.get(), "StreamServer::stop");
     }
 }
 

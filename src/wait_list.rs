@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
 use crate::time::CancelTimer;
+pub(crate) use crate::time::deadline_after;
 
 /// A FIFO of parked tasks, each waiting to be granted a `G`.
 pub(crate) struct WaitList<G> {
@@ -209,10 +210,4 @@ pub(crate) fn try_or_wait<G>(
         None if timeout.is_zero() => None,
         None => wait(deadline_after(timeout)),
     }
-}
-
-/// The deadline `timeout` from now; `None` if it is too far to represent
-/// (which waits for ever).
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
 }

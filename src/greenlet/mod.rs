@@ -25,7 +25,6 @@ use crate::hub::{
     GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskRef, WaitOn, Waker,
     current_waker, park, with_hub,
 };
-use crate::time::CancelTimer;
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
 ///
@@ -311,32 +310,19 @@ impl<T> Greenlet<T> {
         self.cell.clone()
     }
 
-    /// Blocks until the greenlet finishes or `timeout` passes; true if it finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let g = greenlet::spawn(|| greenlet::sleep(Duration::from_millis(50)));
-    /// assert!(!g.wait_timeout(Duration::from_millis(5)));
-    /// assert!(g.wait_timeout(Duration::from_secs(5)));
-    /// ```
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        if self.is_finished() || timeout.is_zero() {
-            return self.is_finished();
-        }
-        let deadline = Instant::now().checked_add(timeout);
+    /// Parks the caller once as one of this greenlet's joiners, until it
+    /// finishes or something else wakes the caller: `arm` gets the waker
+    /// first and returns a guard (a timer for it) kept while parked.
+    pub(crate) fn park_as_joiner<G>(&self, arm: impl FnOnce(Waker) -> G) {
         self.check_not_self();
         let waker = current_waker();
         self.header().joiners.borrow_mut().push(waker);
         let _cleanup = StopWaiting {
             header: self.header(),
             waker,
-            timer: deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
         };
+        let _guard = arm(waker);
         park(WaitOn::Join(self.header().id()));
-        self.is_finished()
     }
 
     /// Blocks until the greenlet finishes and returns what its closure
@@ -352,25 +338,15 @@ impl<T> Greenlet<T> {
     /// assert_eq!(g.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        if !self.is_finished() {
-            self.check_not_self();
-            while !self.is_finished() {
-                let waker = current_waker();
-                self.header().joiners.borrow_mut().push(waker);
-                let _cleanup = StopWaiting {
-                    header: self.header(),
-                    waker,
-                    timer: None,
-                };
-                park(WaitOn::Join(self.header().id()));
-            }
+        while !self.is_finished() {
+            self.park_as_joiner(|_| ());
         }
         self.cell
             .take_result()
             .expect("a finished greenlet has its result until joined")
     }
 
-    fn check_not_self(&self) {
+    pub(crate) fn check_not_self(&self) {
         if crate::hub::current_id() == Some(self.header().id()) {
             panic!("greenlet: a greenlet cannot wait for itself to finish");
         }
@@ -387,13 +363,10 @@ impl<T> fmt::Debug for Greenlet<T> {
     }
 }
 
-/// Removes a joiner's waker (and, through `CancelTimer`, its timer) when it
-/// stops waiting, however it stops.
+/// Removes a joiner's waker when it stops waiting, however it stops.
 struct StopWaiting<'a> {
     header: &'a Header,
     waker: Waker,
-    #[allow(dead_code)] // held for its Drop
-    timer: Option<CancelTimer>,
 }
 
 impl Drop for StopWaiting<'_> {
@@ -614,7 +587,7 @@ where
                     // Greenlet-locals end with the greenlet's closure, in the
                     // greenlet: after a kill while it still unwinds, so their
                     // destructors may block as any other destructor may.
-                    let _locals = crate::local::DropOnExit;
+                    let _locals = DropLocalsOnExit(&this.header);
                     f()
                 }))
             });
@@ -679,6 +652,22 @@ where
             }
         }
     }
+}
+
+/// Drops a greenlet's locals when dropped: at the end of its closure, or
+/// during its unwind.
+struct DropLocalsOnExit<'a>(&'a Header);
+
+impl Drop for DropLocalsOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.drop_locals();
+    }
+}
+
+/// Whether an unwind's payload is the hub's kill or timeout (not a panic),
+/// for code that catches panics to report them but must let those pass.
+pub(crate) fn is_interrupt(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<Interrupted>()
 }
 
 impl Header {

@@ -19,8 +19,11 @@
 //! The hub must not call user code while it holds a `RefCell` borrow of its
 //! own state: user code may spawn, wake or kill, which borrows it again.
 
+mod driver;
 mod task;
 mod ticker;
+
+pub(crate) use driver::Driver;
 
 pub(crate) use task::{
     GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State, Suspend,
@@ -30,7 +33,7 @@ pub(crate) use task::{
 use task::Raise;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::panic;
@@ -40,9 +43,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::reactor::IoState;
 use crate::sys;
-use crate::time::timers::{TimerKey, TimerQueue};
 
 /// Turns between checks of timers and IO while greenlets stay runnable: rare
 /// enough that a switch pays nothing for it, often enough that a hub of fast
@@ -54,20 +55,15 @@ const CHECK_INTERVAL: u32 = 61;
 /// The token of the hub's cross-thread [`mio::Waker`].
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 
-/// What to do when a timer fires.
-pub(crate) enum TimerAction {
-    /// Wake a parked greenlet (a sleep, or the deadline of a timed wait).
-    Wake(Waker),
-    /// Unwind a greenlet out of whatever it is blocked in (`with_timeout`).
-    Interrupt(TaskRef, Interrupt),
-    /// Make a greenlet from `spawn_later` runnable.
-    Start(TaskRef),
-}
-
 pub(crate) struct Hub {
     run_queue: RefCell<VecDeque<TaskRef>>,
     root: Rc<RootTask>,
-    timers: RefCell<TimerQueue<TimerAction>>,
+    /// Greenlets from `spawn_later`, by when they become runnable (and a
+    /// sequence number, so that equal instants keep spawn order).
+    delayed: RefCell<BTreeMap<(Instant, u64), TaskRef>>,
+    next_delayed: Cell<u64>,
+    /// What can wake parked tasks besides other tasks: timers, the reactor.
+    drivers: RefCell<Vec<Rc<dyn Driver>>>,
     /// Every greenlet that has been spawned and has not finished. The hub owns
     /// them, so a detached greenlet parked on something dropped stays parked
     /// (and shows up in the deadlock message) instead of being unwound by a drop.
@@ -78,9 +74,6 @@ pub(crate) struct Hub {
     waiting_for_stack: RefCell<VecDeque<TaskRef>>,
     poll: RefCell<mio::Poll>,
     events: RefCell<mio::Events>,
-    /// Descriptors registered with `poll`, indexed by their token; while a
-    /// task waits on one, an empty run queue is not a deadlock.
-    io: RefCell<Slab<Rc<IoState>>>,
     /// Where other threads leave wake-ups for this hub.
     remote: Arc<Remote>,
     /// [`ExternalWaker`]s handed out and not yet received back: work on other
@@ -96,7 +89,6 @@ pub(crate) struct Hub {
     /// The [`ticker`]'s tick at the last check: a new tick means a check is due.
     last_tick: Cell<u32>,
     switches: Cell<u64>,
-    next_timeout_id: Cell<u64>,
     _signals: sys::ThreadSignals,
 }
 
@@ -316,13 +308,14 @@ impl Hub {
         Hub {
             run_queue: RefCell::new(VecDeque::new()),
             root,
-            timers: RefCell::new(TimerQueue::new()),
+            delayed: RefCell::new(BTreeMap::new()),
+            next_delayed: Cell::new(0),
+            drivers: RefCell::new(Vec::new()),
             tasks: RefCell::new(Slab::new()),
             stacks_in_use: Cell::new(0),
             waiting_for_stack: RefCell::new(VecDeque::new()),
             poll: RefCell::new(poll),
             events: RefCell::new(mio::Events::with_capacity(1024)),
-            io: RefCell::new(Slab::new()),
             remote: Arc::new(Remote {
                 wakers: Mutex::new(Vec::new()),
                 poll_waker: waker,
@@ -336,7 +329,6 @@ impl Hub {
             until_check: Cell::new(CHECK_INTERVAL),
             last_tick: Cell::new(ticker::now()),
             switches: Cell::new(0),
-            next_timeout_id: Cell::new(0),
             _signals: sys::init_thread(),
         }
     }
@@ -344,6 +336,37 @@ impl Hub {
     /// This hub's number, unique in the process.
     pub(crate) fn serial(&self) -> u64 {
         self.serial
+    }
+
+    /// This hub's driver of type `D`, made and plugged in on first use.
+    pub(crate) fn driver<D: Driver + Default>(&self) -> Rc<D> {
+        let found = self
+            .drivers
+            .borrow()
+            .iter()
+            .find(|driver| (&***driver as &dyn std::any::Any).is::<D>())
+            .cloned();
+        let driver = found.unwrap_or_else(|| {
+            let driver: Rc<dyn Driver> = Rc::new(D::default());
+            self.drivers.borrow_mut().push(driver.clone());
+            driver
+        });
+        let any: Rc<dyn std::any::Any> = driver;
+        any.downcast::<D>()
+            .unwrap_or_else(|_| unreachable!("found by its type"))
+    }
+
+    /// The registry of the hub's poller, for drivers that register descriptors.
+    pub(crate) fn with_registry<R>(&self, f: impl FnOnce(&mio::Registry) -> R) -> R {
+        f(self.poll.borrow().registry())
+    }
+
+    /// A driver armed a wake-up at a time: while greenlets run, the hub
+    /// then checks by elapsed time too (see [`ticker`]).
+    pub(crate) fn deadline_armed(&self) {
+        if !self.run_queue.borrow().is_empty() {
+            ticker::want();
+        }
     }
 
     // ---- spawning -------------------------------------------------------
@@ -357,8 +380,11 @@ impl Hub {
             None => self.run_queue.borrow_mut().push_back(task),
             Some(deadline) => {
                 header.schedule.delay();
-                let timer = self.add_timer(deadline, TimerAction::Start(task.clone()));
-                header.start_timer.set(Some(timer));
+                let key = (deadline, self.next_delayed.get());
+                self.next_delayed.set(key.1 + 1);
+                header.start_at.set(Some(key));
+                self.delayed.borrow_mut().insert(key, task);
+                self.deadline_armed();
             }
         }
     }
@@ -464,8 +490,9 @@ impl Hub {
         match header.state() {
             State::Finished => {}
             _ if !header.started.get() => {
-                if let Some(timer) = header.start_timer.take() {
-                    self.cancel_timer(timer);
+                if let Some(key) = header.start_at.take() {
+                    let delayed = self.delayed.borrow_mut().remove(&key);
+                    drop(delayed);
                 }
                 task.cancel();
                 self.retire(task);
@@ -478,41 +505,21 @@ impl Hub {
         }
     }
 
-    // ---- timers -----------------------------------------------------------
+    // ---- delayed starts ----------------------------------------------------
 
-    pub(crate) fn add_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
-        if !self.run_queue.borrow().is_empty() {
-            ticker::want(); // it may expire while greenlets run
-        }
-        self.timers.borrow_mut().insert(deadline, action)
-    }
-
-    /// Cancels a timer that has not fired; dropping its action outside the borrow.
-    pub(crate) fn cancel_timer(&self, key: TimerKey) {
-        let action = self.timers.borrow_mut().cancel(key);
-        drop(action);
-    }
-
-    pub(crate) fn next_timeout_id(&self) -> u64 {
-        let id = self.next_timeout_id.get() + 1;
-        self.next_timeout_id.set(id);
-        id
-    }
-
-    fn fire_timers(&self, now: Instant) {
+    /// Makes runnable the `spawn_later` greenlets whose time has come.
+    fn start_delayed(&self, now: Instant) {
         loop {
-            let action = self.timers.borrow_mut().pop_expired(now);
-            match action {
-                None => break,
-                Some(TimerAction::Wake(waker)) => self.wake(&waker),
-                Some(TimerAction::Interrupt(task, interrupt)) => self.interrupt(&task, interrupt),
-                Some(TimerAction::Start(task)) => {
-                    task.header().start_timer.set(None);
-                    if task.header().state() == State::Pending {
-                        self.make_runnable(task);
-                    }
+            let due = {
+                let mut delayed = self.delayed.borrow_mut();
+                match delayed.first_entry() {
+                    Some(entry) if entry.key().0 <= now => Some(entry.remove()),
+                    _ => None,
                 }
-            }
+            };
+            let Some(task) = due else { break };
+            task.header().start_at.set(None);
+            self.make_runnable(task);
         }
     }
 
@@ -642,32 +649,64 @@ impl Hub {
         drop(removed);
     }
 
-    /// Fires due timers and polls IO. With `block`, and nothing runnable,
-    /// waits for the nearest timer or IO event.
+    /// Wakes what is due (delayed starts, the drivers' timers) and polls IO.
+    /// With `block`, and nothing runnable, waits for the nearest deadline or
+    /// IO event first.
     fn check_events(&self, block: bool) {
-        if !self.timers.borrow().is_empty() {
-            self.fire_timers(Instant::now());
-        }
+        self.fire(Instant::now());
         let idle = block && self.run_queue.borrow().is_empty();
         if idle {
-            let deadline = self.timers.borrow().next_deadline();
-            if deadline.is_none() && !self.io_waiters() && self.external_pending.get() == 0 {
+            let deadline = self.next_deadline();
+            if deadline.is_none() && !self.can_wake() {
                 self.deadlock();
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             self.poll_io(timeout);
-            if !self.timers.borrow().is_empty() {
-                self.fire_timers(Instant::now());
-            }
+            self.fire(Instant::now());
         } else {
-            let io = !self.io.borrow().is_empty() || self.external_pending.get() > 0;
-            if io || !self.timers.borrow().is_empty() {
+            let io = self.wants_poll();
+            if io || self.next_deadline().is_some() {
                 ticker::want(); // check again in a millisecond, however long turns take
             }
             if io {
                 self.poll_io(Some(Duration::ZERO));
             }
         }
+    }
+
+    /// Calls `f` with each driver, none under the list's borrow (a driver
+    /// may plug in another), without allocating.
+    fn each_driver(&self, mut f: impl FnMut(&dyn Driver)) {
+        let mut index = 0;
+        loop {
+            let driver = self.drivers.borrow().get(index).cloned();
+            let Some(driver) = driver else { break };
+            f(&*driver);
+            index += 1;
+        }
+    }
+
+    fn fire(&self, now: Instant) {
+        self.start_delayed(now);
+        self.each_driver(|driver| driver.fire(self, now));
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let delayed = self
+            .delayed
+            .borrow()
+            .first_key_value()
+            .map(|(key, _)| key.0);
+        self.drivers
+            .borrow()
+            .iter()
+            .filter_map(|driver| driver.next_deadline())
+            .chain(delayed)
+            .min()
+    }
+
+    fn wants_poll(&self) -> bool {
+        self.external_pending.get() > 0 || self.drivers.borrow().iter().any(|d| d.wants_poll())
     }
 
     fn poll_io(&self, timeout: Option<Duration>) {
@@ -678,54 +717,16 @@ impl Hub {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("greenlet: the hub's poll failed: {e}"),
         }
-        // Waking only queues tasks: no user code runs under these borrows.
-        let io = self.io.borrow();
         for event in events.iter() {
             if event.token() == WAKER_TOKEN {
                 self.receive_remote_wakeups();
-            } else if let Some(state) = io.get(event.token().0) {
-                state.on_event(event, self);
+            } else {
+                self.each_driver(|driver| driver.on_event(self, event));
             }
         }
     }
 
     // ---- IO and other threads ----------------------------------------------
-
-    /// Whether any task is parked on a descriptor (usually the first looked at).
-    fn io_waiters(&self) -> bool {
-        self.io
-            .borrow()
-            .iter()
-            .any(|(_, state)| state.has_waiters())
-    }
-
-    /// Registers `source` for read and write readiness (once: changing the
-    /// interest later would cost a system call per wait) and returns its token.
-    pub(crate) fn register(
-        &self,
-        source: &mut impl mio::event::Source,
-        state: Rc<IoState>,
-    ) -> io::Result<usize> {
-        let mut io = self.io.borrow_mut();
-        let entry = io.vacant_entry();
-        let token = entry.key();
-        self.poll.borrow().registry().register(
-            source,
-            mio::Token(token),
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )?;
-        entry.insert(state);
-        Ok(token)
-    }
-
-    /// Undoes [`Hub::register`]; the state is dropped outside the borrow.
-    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source, token: usize) {
-        if let Err(e) = self.poll.borrow().registry().deregister(source) {
-            log::debug!(target: "greenlet", "deregistering token {token}: {e}");
-        }
-        let state = self.io.borrow_mut().try_remove(token);
-        drop(state);
-    }
 
     fn receive_remote_wakeups(&self) {
         let wakers = std::mem::take(
@@ -785,16 +786,12 @@ impl Hub {
     /// swallowing the kill) are left, leaking their stacks; that is logged.
     /// Nothing here may unwind: a panic in a thread-local destructor aborts.
     fn shut_down(&self) {
-        for _ in 0..4 {
-            let locals = self.root.header.locals.take();
-            if locals.is_empty() {
-                break;
-            }
-            let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| drop(locals)));
-            if dropped.is_err() {
-                log::error!(target: "greenlet",
-                    "a greenlet-local's destructor panicked as its thread exited");
-            }
+        let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            self.root.header.drop_locals();
+        }));
+        if dropped.is_err() {
+            log::error!(target: "greenlet",
+                "a greenlet-local's destructor panicked as its thread exited");
         }
         let ended = panic::catch_unwind(panic::AssertUnwindSafe(|| self.kill_all_and_wait()));
         if ended.is_err() {
@@ -805,8 +802,8 @@ impl Hub {
             log::warn!(target: "greenlet",
                 "{left} greenlets could not be ended as their thread exited; their stacks are leaked");
         }
-        let timers = self.timers.borrow_mut().drain();
-        drop(timers);
+        self.delayed.borrow_mut().clear();
+        self.each_driver(|driver| driver.shut_down());
     }
 
     /// Kills every greenlet (those spawned meanwhile too) and runs the hub
@@ -837,9 +834,12 @@ impl Hub {
         }
     }
 
-    /// Whether something other than a runnable greenlet can still wake a task.
+    /// Whether something other than a runnable greenlet can still wake a
+    /// task: a delayed start, a driver, or work on another thread.
     fn can_wake(&self) -> bool {
-        !self.timers.borrow().is_empty() || self.io_waiters() || self.external_pending.get() > 0
+        !self.delayed.borrow().is_empty()
+            || self.external_pending.get() > 0
+            || self.drivers.borrow().iter().any(|d| d.can_wake())
     }
 
     // ---- diagnostics -------------------------------------------------------

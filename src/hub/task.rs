@@ -15,7 +15,6 @@ use std::rc::Rc;
 use corosensei::Yielder;
 
 use crate::sys::StackOwner;
-use crate::time::timers::TimerKey;
 
 /// What a greenlet hands the hub when it switches out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,8 +375,8 @@ pub(crate) struct Header {
     /// Whether a coroutine was ever built (the closure has been handed to it).
     pub(crate) started: Cell<bool>,
     pub(crate) interruption: Interruption,
-    /// The timer that starts a `spawn_later` greenlet, until it fires.
-    pub(crate) start_timer: Cell<Option<TimerKey>>,
+    /// A `spawn_later` greenlet's key in the hub's delayed starts, until it starts.
+    pub(crate) start_at: Cell<Option<(std::time::Instant, u64)>>,
     pub(crate) wait_on: Cell<WaitOn>,
     /// The running coroutine's yielder, while its body runs (see [`Header::yielder`]).
     ///
@@ -406,7 +405,7 @@ impl Header {
             schedule: Schedule::new(),
             started: Cell::new(false),
             interruption: Interruption::default(),
-            start_timer: Cell::new(None),
+            start_at: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
             slab_key: Cell::new(usize::MAX),
@@ -427,6 +426,20 @@ impl Header {
         self.yielder.set(yielder);
         let _clear = Clear(&self.yielder);
         body()
+    }
+
+    /// Drops this task's `greenlet_local!` values. A destructor that makes a
+    /// new local gets it dropped too, a few rounds deep; the rest go with
+    /// the task. No borrow is held while they drop (their destructors may
+    /// use other locals).
+    pub(crate) fn drop_locals(&self) {
+        for _ in 0..4 {
+            let locals = self.locals.take();
+            if locals.is_empty() {
+                return;
+            }
+            drop(locals);
+        }
     }
 
     /// The yielder of this task's running coroutine body; null outside it.

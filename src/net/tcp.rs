@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::reactor::{Direction, IoSource};
 use crate::sys;
-use crate::wait_list::deadline_after;
+use crate::time::deadline_after;
 
 use super::{LISTEN_BACKLOG, ToSocketAddrs, each_addr};
 

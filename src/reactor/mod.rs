@@ -1,8 +1,9 @@
 //! The reactor: file descriptors registered with the hub's `mio::Poll`, and
 //! greenlets parked until one of them is ready.
 //!
-//! Every registered descriptor has an [`IoState`] in the hub's table, at the
-//! index that is its poll token. It has a read side and a write side, each
+//! Every registered descriptor has an [`IoState`] in the [`Reactor`]'s
+//! table, at the index that is its poll token. The reactor is the hub's
+//! [`Driver`] for IO: the hub polls, and hands it the events. It has a read side and a write side, each
 //! with a readiness bit and its own waiters, so one greenlet can read a socket
 //! while another writes it.
 //!
@@ -31,9 +32,13 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 
-use crate::hub::{Hub, Joiners, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
+use slab::Slab;
+
+use crate::hub::{
+    Driver, Hub, Joiners, WaitOn, Waker, current_waker, park, try_with_hub, with_hub,
+};
 use crate::time::CancelTimer;
-use crate::wait_list::deadline_after;
+use crate::time::deadline_after;
 
 const READABLE: u8 = 0b0001;
 const WRITABLE: u8 = 0b0010;
@@ -139,12 +144,12 @@ impl IoState {
         self.ready.set(self.ready.get() & !direction.bit());
     }
 
-    pub(crate) fn has_waiters(&self) -> bool {
+    fn has_waiters(&self) -> bool {
         !self.readers.is_empty() || !self.writers.is_empty()
     }
 
     /// Records what a poll event reports and wakes the waiters it concerns.
-    pub(crate) fn on_event(&self, event: &mio::event::Event, hub: &Hub) {
+    fn on_event(&self, event: &mio::event::Event, hub: &Hub) {
         let mut ready = 0;
         if event.is_readable() {
             ready |= READABLE;
@@ -197,6 +202,68 @@ impl Drop for LeaveOnDrop<'_> {
     }
 }
 
+/// The descriptors registered with a hub's poller: its [`Driver`] for IO.
+#[derive(Default)]
+pub(crate) struct Reactor {
+    /// Indexed by poll token; while a task waits on one, an empty run queue
+    /// is not a deadlock.
+    sources: RefCell<Slab<Rc<IoState>>>,
+}
+
+impl Reactor {
+    /// Registers `source` for read and write readiness (once: changing the
+    /// interest later would cost a system call per wait) and returns its token.
+    fn register(
+        &self,
+        hub: &Hub,
+        source: &mut impl mio::event::Source,
+        state: Rc<IoState>,
+    ) -> io::Result<usize> {
+        let mut sources = self.sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let token = entry.key();
+        hub.with_registry(|registry| {
+            registry.register(
+                source,
+                mio::Token(token),
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )
+        })?;
+        entry.insert(state);
+        Ok(token)
+    }
+
+    /// Undoes [`Reactor::register`]; the state is dropped outside the borrow.
+    fn deregister(&self, hub: &Hub, source: &mut impl mio::event::Source, token: usize) {
+        if let Err(e) = hub.with_registry(|registry| registry.deregister(source)) {
+            log::debug!(target: "greenlet", "deregistering token {token}: {e}");
+        }
+        let state = self.sources.borrow_mut().try_remove(token);
+        drop(state);
+    }
+}
+
+impl Driver for Reactor {
+    fn wants_poll(&self) -> bool {
+        !self.sources.borrow().is_empty()
+    }
+
+    fn on_event(&self, hub: &Hub, event: &mio::event::Event) {
+        // Waking only queues tasks: no user code runs under this borrow.
+        if let Some(state) = self.sources.borrow().get(event.token().0) {
+            state.on_event(event, hub);
+        }
+    }
+
+    /// Whether a task is parked on a descriptor.
+    fn can_wake(&self) -> bool {
+        self.sources
+            .borrow()
+            .iter()
+            .any(|(_, state)| state.has_waiters())
+    }
+}
+
 /// A descriptor registered with this thread's hub for as long as it lives.
 pub(crate) struct Registration {
     state: Rc<IoState>,
@@ -210,7 +277,9 @@ impl Registration {
     fn new(fd: RawFd) -> io::Result<Registration> {
         with_hub(|hub| {
             let state = Rc::new(IoState::new());
-            let token = hub.register(&mut SourceFd(&fd), state.clone())?;
+            let token = hub
+                .driver::<Reactor>()
+                .register(hub, &mut SourceFd(&fd), state.clone())?;
             Ok(Registration {
                 state,
                 token,
@@ -228,7 +297,8 @@ impl Drop for Registration {
         // closed with it, and a hub made since has its own tokens.
         let _ = try_with_hub(|hub| {
             if hub.serial() == self.hub {
-                hub.deregister(&mut SourceFd(&self.fd), self.token);
+                hub.driver::<Reactor>()
+                    .deregister(hub, &mut SourceFd(&self.fd), self.token);
             }
         });
     }

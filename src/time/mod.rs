@@ -1,15 +1,22 @@
-//! Cooperative time: [`sleep`] and [`yield_now`].
+//! Time: [`sleep`], [`yield_now`], [`with_timeout`], and the hub's timer
+//! driver ([`timers::Timers`]) they park on.
 //!
-//! The timers themselves live in the hub (`timers::TimerQueue`); this module
-//! only parks the caller on one.
+//! This layer sits on the hub and the greenlets; it gives timers their
+//! meanings (wake a task, interrupt it for `with_timeout`). The hub only
+//! learns from its driver when to stop waiting in its poller.
 
 #![forbid(unsafe_code)]
 
+mod join;
+mod timeout;
 pub(crate) mod timers;
+
+pub use timeout::{Elapsed, with_timeout};
 
 use std::time::{Duration, Instant};
 
-use crate::hub::{TimerAction, WaitOn, Waker, current_waker, park, try_with_hub, with_hub};
+use crate::hub::{WaitOn, Waker, current_waker, park};
+use timers::TimerAction;
 
 /// Parks the current greenlet for at least `duration`; other greenlets run meanwhile.
 ///
@@ -49,6 +56,12 @@ pub fn sleep(duration: Duration) {
     }
 }
 
+/// The deadline `timeout` from now; `None` if it is too far to represent
+/// (which waits for ever).
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
 /// Cancels a timer when dropped, however the wait it bounds ends (a no-op
 /// if it has fired).
 pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
@@ -56,14 +69,13 @@ pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
 impl CancelTimer {
     /// A timer that fires `waker` at `deadline`: the deadline of a timed wait.
     pub(crate) fn wake_at(deadline: Instant, waker: Waker) -> CancelTimer {
-        with_hub(|hub| CancelTimer(hub.add_timer(deadline, TimerAction::Wake(waker))))
+        CancelTimer(timers::add(deadline, TimerAction::Wake(waker)))
     }
 }
 
 impl Drop for CancelTimer {
     fn drop(&mut self) {
-        // No hub any more (thread exit): no timer to cancel, and none to make.
-        let _ = try_with_hub(|hub| hub.cancel_timer(self.0));
+        timers::cancel(self.0);
     }
 }
 

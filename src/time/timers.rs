@@ -1,15 +1,19 @@
-//! The hub's timer queue: deadlines ordered by time, then by insertion.
+//! The timer queue and the hub's timer driver: deadlines ordered by time,
+//! then by insertion, each with what to do when it passes.
 //!
-//! It owns nothing but the ordering. Firing a timer (waking a greenlet,
-//! interrupting it, starting it) is the hub's job; this type only hands back
-//! the actions whose deadline has passed. It sits behind one small interface
+//! [`TimerQueue`] owns nothing but the ordering, behind one small interface
 //! (`insert`, `cancel`, `next_deadline`, `pop_expired`) so that a timer wheel
-//! can replace it without touching the hub.
+//! can replace it. [`Timers`] is the hub's [`Driver`] built on it: it knows
+//! what a timer means (wake a task, or interrupt one for `with_timeout`).
 
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Instant;
+
+use crate::hub::{Driver, Hub, Interrupt, TaskRef, Waker, try_with_hub, with_hub};
 
 /// Identifies one inserted timer; unique for the life of the queue, so a stale
 /// key never cancels someone else's timer.
@@ -76,6 +80,82 @@ impl<A> TimerQueue<A> {
     pub(crate) fn drain(&mut self) -> Vec<A> {
         std::mem::take(&mut self.timers).into_values().collect()
     }
+}
+
+/// What to do when a timer fires.
+pub(crate) enum TimerAction {
+    /// Wake a parked task (a sleep, or the deadline of a timed wait).
+    Wake(Waker),
+    /// Unwind a task out of whatever it is blocked in (`with_timeout`).
+    Interrupt(TaskRef, Interrupt),
+}
+
+/// A hub's timers: its [`Driver`] for everything that waits for a time.
+pub(crate) struct Timers {
+    queue: RefCell<TimerQueue<TimerAction>>,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            queue: RefCell::new(TimerQueue::new()),
+        }
+    }
+}
+
+impl Timers {
+    /// This thread's timers (made with its hub).
+    fn of(hub: &Hub) -> Rc<Timers> {
+        hub.driver::<Timers>()
+    }
+
+    fn with_queue<R>(&self, f: impl FnOnce(&mut TimerQueue<TimerAction>) -> R) -> R {
+        f(&mut self.queue.borrow_mut())
+    }
+}
+
+impl Driver for Timers {
+    fn fire(&self, hub: &Hub, now: Instant) {
+        loop {
+            // Taken out of the queue before it runs: waking or interrupting
+            // runs no user code, but dropping the action outside the borrow
+            // keeps it that way.
+            let action = self.with_queue(|queue| queue.pop_expired(now));
+            match action {
+                None => break,
+                Some(TimerAction::Wake(waker)) => hub.wake(&waker),
+                Some(TimerAction::Interrupt(task, interrupt)) => hub.interrupt(&task, interrupt),
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.with_queue(|queue| queue.next_deadline())
+    }
+
+    fn can_wake(&self) -> bool {
+        !self.with_queue(|queue| queue.is_empty())
+    }
+
+    fn shut_down(&self) {
+        let actions = self.with_queue(TimerQueue::drain);
+        drop(actions);
+    }
+}
+
+/// Arms a timer on this thread's hub.
+pub(crate) fn add(deadline: Instant, action: TimerAction) -> TimerKey {
+    with_hub(|hub| {
+        hub.deadline_armed();
+        Timers::of(hub).with_queue(|queue| queue.insert(deadline, action))
+    })
+}
+
+/// Cancels a timer that has not fired, dropping its action outside the
+/// borrow; nothing to do once the thread's hub is gone.
+pub(crate) fn cancel(key: TimerKey) {
+    let action = try_with_hub(|hub| Timers::of(hub).with_queue(|queue| queue.cancel(key)));
+    drop(action);
 }
 
 #[cfg(test)]

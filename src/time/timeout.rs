@@ -11,8 +11,10 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::hub::{Interrupt, Interrupted, TaskRef, TimeoutScope, TimerAction, with_hub};
-use crate::time::timers::TimerKey;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::timers::{self, TimerAction, TimerKey};
+use crate::hub::{Interrupt, Interrupted, TaskRef, TimeoutScope, with_hub};
 
 /// The error of a [`with_timeout`] whose time ran out.
 ///
@@ -71,18 +73,17 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
     let Some(deadline) = Instant::now().checked_add(timeout) else {
         return Ok(f()); // a timeout that never comes
     };
-    let scope = with_hub(|hub| {
-        let task = hub.current_task();
-        let scope = task
-            .header()
-            .interruption
-            .timeout_scope(hub.next_timeout_id());
-        let timer = hub.add_timer(
-            deadline,
-            TimerAction::Interrupt(task.clone(), Interrupt::Timeout(scope)),
-        );
-        TimeoutGuard { scope, task, timer }
-    });
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let task = with_hub(|hub| hub.current_task());
+    let scope = task
+        .header()
+        .interruption
+        .timeout_scope(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let timer = timers::add(
+        deadline,
+        TimerAction::Interrupt(task.clone(), Interrupt::Timeout(scope)),
+    );
+    let scope = TimeoutGuard { scope, task, timer };
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
     scope.end();
     match outcome {
@@ -112,7 +113,7 @@ impl TimeoutGuard {
     /// Cancels the timer, and forgets a timeout that fired while the task was
     /// runnable but that it never reached a switch point to raise.
     fn end(&self) {
-        with_hub(|hub| hub.cancel_timer(self.timer));
+        timers::cancel(self.timer);
         self.task
             .header()
             .interruption
