@@ -377,14 +377,17 @@ fn report_parked_memory() {
     const THREADS: usize = 2_000;
 
     let (before, _) = rss_kib();
-    let release = Duration::from_millis(500);
+    // Longer than starting them all can take: each start maps a stack, and
+    // with a 500 ms sleep the assert below failed once on a loaded machine
+    // (the first ones woke before the count). Killed once measured.
+    let never = Duration::from_secs(3600);
     let gs: Vec<_> = (0..PARKED)
-        .map(|_| greenlet::spawn(move || greenlet::sleep(release)))
+        .map(|_| greenlet::spawn(move || greenlet::sleep(never)))
         .collect();
     greenlet::yield_now(); // every greenlet runs once and parks in sleep
     let (parked, _) = rss_kib();
     assert_eq!(greenlet::stats().parked, PARKED);
-    greenlet::joinall(gs);
+    greenlet::killall(gs);
     let greenlet_bytes = (parked - before) * 1024 / PARKED as u64;
 
     let (before, _) = rss_kib();
