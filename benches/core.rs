@@ -1,17 +1,53 @@
-//! The hub's core costs, each beside OS threads in the same run:
-//! spawn+join, a switch, and many sleepers (time and memory).
+//! The hub's core costs, each beside its anchors in the same run.
 //!
-//! Run: `cargo bench --bench core`
+//! The speed targets are ratios within one run (the processor under this
+//! machine kind changes between sessions, see NOTES.md), so every greenlet
+//! figure sits in a group with what it is compared against:
+//! - `switch`: greenlet `yield_now`, bare corosensei resume+suspend (target:
+//!   a switch ≤ 2× it), and an mpsc hand-off between two OS threads;
+//! - `spawn_join`: greenlet, corosensei's create+run on a reused stack,
+//!   tokio `current_thread`, OS threads;
+//! - `handoff`: a `Queue` hand-off against the `yield_now` switch of the
+//!   same group (target: ≤ 2× a switch);
+//! - `switch_vs_runnable`: one switch with N tasks runnable, greenlet and
+//!   tokio `current_thread`, N from 2 to 30,000;
+//! - `sleepers`: many tasks sleeping 1–10 ms, total wall time, with OS
+//!   threads and tokio beside greenlets; then resident memory per parked task
+//!   (printed lines, not criterion figures).
+//!
+//! Run: `cargo bench --bench core`; one group: `cargo bench --bench core --
+//! '^switch/'` (a filter is a regex over `group/function`). The memory lines
+//! are printed by every run, filtered or not.
+//!
+//! The tokio runtimes are built as `#[tokio::main(flavor = "current_thread")]`
+//! builds one, with the IO and time drivers on (the hub always has its poller).
 
+use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::mpsc;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, Yielder};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
+/// A tokio runtime as `#[tokio::main(flavor = "current_thread")]` makes it.
+fn tokio_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One iteration is one task spawned and joined, sequentially; the task does
+/// nothing. `corosensei_pooled` is the floor for a greenlet: a coroutine made
+/// on a stack taken from the previous iteration (`with_stack`), run to its
+/// end, and its stack taken back (`into_stack`), as a stack pool does.
 fn spawn_join(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_join");
     group.bench_function("os_thread", |b| {
@@ -20,17 +56,243 @@ fn spawn_join(c: &mut Criterion) {
     group.bench_function("greenlet", |b| {
         b.iter(|| greenlet::spawn(|| black_box(1)).join().unwrap())
     });
+    group.bench_function("corosensei_pooled", |b| {
+        let mut pooled = Some(DefaultStack::new(greenlet::DEFAULT_STACK_SIZE).unwrap());
+        b.iter(|| {
+            let stack = pooled.take().expect("the previous iteration gave it back");
+            let mut coroutine: Coroutine<(), (), i32> =
+                Coroutine::with_stack(stack, |_: &Yielder<(), ()>, ()| black_box(1));
+            let result = coroutine.resume(());
+            pooled = Some(coroutine.into_stack());
+            result
+        })
+    });
+    group.bench_function("tokio_current_thread", |b| {
+        let runtime = tokio_current_thread();
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    tokio::spawn(async { black_box(1) }).await.unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
     group.finish();
 }
 
-/// One switch is one hand-off from a running greenlet (or thread) to the other.
+/// One iteration is one switch: one task stops and another starts.
+/// - `greenlet_yield_now`: one `yield_now` of two greenlets taking turns; the
+///   greenlet suspends into the hub and the hub resumes the other one, so a
+///   switch is one corosensei suspend plus one resume, and the hub's turn.
+/// - `corosensei_bare`: one `resume` of a coroutine that loops on `suspend`:
+///   one resume plus one suspend, the same two stack switches without a
+///   scheduler. greenlet_yield_now / corosensei_bare is the switch target's
+///   ratio (≤ 2×).
+/// - `os_thread_mpsc`: one message to a thread blocked waiting for it.
 fn switch(c: &mut Criterion) {
     let mut group = c.benchmark_group("switch");
     group.bench_function("os_thread_mpsc", |b| b.iter_custom(common::mpsc_ping_pong));
     group.bench_function("greenlet_yield_now", |b| {
         b.iter_custom(common::yield_ping_pong)
     });
+    group.bench_function("corosensei_bare", |b| b.iter_custom(corosensei_round_trips));
     group.finish();
+}
+
+/// `iters` resume+suspend round trips into a coroutine that does nothing else.
+fn corosensei_round_trips(iters: u64) -> Duration {
+    let stack = DefaultStack::new(greenlet::DEFAULT_STACK_SIZE).unwrap();
+    let mut coroutine: Coroutine<(), (), ()> =
+        Coroutine::with_stack(stack, |yielder: &Yielder<(), ()>, ()| {
+            loop {
+                yielder.suspend(());
+            }
+        });
+    coroutine.resume(()); // enters it: its first run, not a switch
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(coroutine.resume(()));
+    }
+    start.elapsed()
+    // Dropping the suspended coroutine unwinds its stack, outside the timing.
+}
+
+/// One iteration is one item handed to a greenlet parked waiting for it
+/// (`common::queue_ping_pong`). `greenlet_yield_now` is the switch of the
+/// same run, for the target: a hand-off ≤ 2× a switch. The same hand-off is
+/// `queue_handoff/greenlet_queue` in benches/sync.rs.
+fn handoff(c: &mut Criterion) {
+    let mut group = c.benchmark_group("handoff");
+    group.bench_function("greenlet_queue", |b| b.iter_custom(common::queue_ping_pong));
+    group.bench_function("greenlet_yield_now", |b| {
+        b.iter_custom(common::yield_ping_pong)
+    });
+    group.finish();
+}
+
+/// How many tasks are runnable at once in `switch_vs_runnable`.
+const RUNNABLE: [usize; 5] = [2, 100, 1_000, 10_000, 30_000];
+
+/// Fewest switches timed in one sample of `switch_vs_runnable`, so that the
+/// untimed set-up (spawning N tasks, mapping N stacks) is paid for enough work.
+const MIN_SWITCHES: u64 = 600_000;
+
+/// Stack size of the `switch_vs_runnable` greenlets: their loop needs little,
+/// and 30,000 of them at 16 KiB reserve 480 MiB instead of 7.5 GiB. Each is
+/// still two mappings (stack and guard page): 60,000 of the kernel's 65,530.
+const SMALL_STACK: usize = 16 * 1024;
+
+/// One iteration is one switch with N tasks runnable: N tasks each loop on
+/// `yield_now` for R rounds, so the scheduler goes round all N in turn.
+///
+/// Each sample spawns its N tasks and lets each run once (mapping its stack,
+/// for a greenlet) before the clock starts; it stops when the last task ends
+/// its rounds, before any task finishes (a finishing greenlet unmaps its
+/// stack). What is timed is N·(R+1) switches, each one task resumed: its
+/// return from the yield it waited for the start in, then its R rounds.
+/// R is set so that N·(R+1) is at least `iters` and at least
+/// [`MIN_SWITCHES`]; the time is scaled to `iters` switches.
+fn switch_vs_runnable(c: &mut Criterion) {
+    let mut group = c.benchmark_group("switch_vs_runnable");
+    group.sample_size(10);
+    for n in RUNNABLE {
+        group.bench_with_input(BenchmarkId::new("greenlet", n), &n, |b, &n| {
+            b.iter_custom(|iters| greenlets_in_turn(n, iters))
+        });
+        group.bench_with_input(BenchmarkId::new("tokio_current_thread", n), &n, |b, &n| {
+            let runtime = tokio_current_thread();
+            b.iter_custom(|iters| tokio_tasks_in_turn(&runtime, n, iters))
+        });
+    }
+    group.finish();
+}
+
+/// Rounds per task for `n` tasks and a sample of `iters` switches.
+fn rounds_for(n: usize, iters: u64) -> u64 {
+    iters.max(MIN_SWITCHES).div_ceil(n as u64).max(1)
+}
+
+/// `elapsed` for `switches` switches, scaled to `iters` of them.
+fn scaled(elapsed: Duration, switches: u64, iters: u64) -> Duration {
+    elapsed.mul_f64(iters as f64 / switches as f64)
+}
+
+/// The shared state of the greenlets in `greenlets_in_turn`.
+#[derive(Default)]
+struct Turns {
+    started: Cell<usize>,
+    go: Cell<bool>,
+    done: Cell<usize>,
+    released: Cell<bool>,
+    /// When the last greenlet ended its rounds, and the hub's switch count then.
+    end: Cell<Option<(Instant, u64)>>,
+}
+
+fn greenlets_in_turn(n: usize, iters: u64) -> Duration {
+    let rounds = rounds_for(n, iters);
+    let turns = Rc::new(Turns::default());
+    let builder = greenlet::Builder::new().stack_size(SMALL_STACK);
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let turns = turns.clone();
+            let body = move || {
+                turns.started.set(turns.started.get() + 1);
+                while !turns.go.get() {
+                    greenlet::yield_now();
+                }
+                for _ in 0..rounds {
+                    greenlet::yield_now();
+                }
+                turns.done.set(turns.done.get() + 1);
+                if turns.done.get() == n {
+                    turns
+                        .end
+                        .set(Some((Instant::now(), greenlet::stats().switches)));
+                    turns.released.set(true);
+                }
+                // Wait without finishing: a finishing greenlet unmaps its stack.
+                while !turns.released.get() {
+                    greenlet::yield_now();
+                }
+            };
+            builder
+                .clone()
+                .spawn(body)
+                .expect("16 KiB is a valid stack size")
+        })
+        .collect();
+    greenlet::yield_now(); // each greenlet runs once and waits for `go`
+    assert_eq!(
+        turns.started.get(),
+        n,
+        "not every greenlet could start (no stack could be mapped?)"
+    );
+    let switches_before = greenlet::stats().switches;
+    turns.go.set(true);
+    let start = Instant::now();
+    for result in greenlet::joinall(tasks) {
+        result.unwrap();
+    }
+    let (end, switches_after) = turns.end.get().expect("the last greenlet set it");
+    let switches = n as u64 * (rounds + 1);
+    assert_eq!(
+        switches_after - switches_before,
+        switches,
+        "switches counted"
+    );
+    scaled(end - start, switches, iters)
+}
+
+/// The shared state of the tasks in `tokio_tasks_in_turn` (tokio's tasks
+/// must be `Send`).
+#[derive(Default)]
+struct SharedTurns {
+    started: AtomicUsize,
+    go: AtomicBool,
+    done: AtomicUsize,
+    released: AtomicBool,
+    end: Mutex<Option<Instant>>,
+}
+
+/// As [`greenlets_in_turn`], with tokio tasks and `tokio::task::yield_now`.
+fn tokio_tasks_in_turn(runtime: &tokio::runtime::Runtime, n: usize, iters: u64) -> Duration {
+    let rounds = rounds_for(n, iters);
+    let turns = Arc::new(SharedTurns::default());
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let turns = turns.clone();
+                tokio::spawn(async move {
+                    turns.started.fetch_add(1, Relaxed);
+                    while !turns.go.load(Relaxed) {
+                        tokio::task::yield_now().await;
+                    }
+                    for _ in 0..rounds {
+                        tokio::task::yield_now().await;
+                    }
+                    if turns.done.fetch_add(1, Relaxed) + 1 == n {
+                        *turns.end.lock().unwrap() = Some(Instant::now());
+                        turns.released.store(true, Relaxed);
+                    }
+                    while !turns.released.load(Relaxed) {
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        while turns.started.load(Relaxed) < n {
+            tokio::task::yield_now().await; // lets every task run once
+        }
+        turns.go.store(true, Relaxed);
+        let start = Instant::now();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let end = turns.end.lock().unwrap().expect("the last task set it");
+        scaled(end - start, n as u64 * (rounds + 1), iters)
+    })
 }
 
 /// Current and peak resident memory of this process, from /proc/self/status.
@@ -57,6 +319,8 @@ fn sleep_for(i: usize) -> Duration {
     Duration::from_millis(1 + (i % 10) as u64)
 }
 
+/// One iteration: spawn all the tasks, each sleeping `sleep_for(index)`,
+/// and join them all; the wall time of the whole.
 fn sleepers(c: &mut Criterion) {
     const THREADS: usize = 1_000;
     const GREENLETS: usize = 100_000;
@@ -76,14 +340,34 @@ fn sleepers(c: &mut Criterion) {
             greenlet::joinall(gs.collect::<Vec<_>>());
         })
     });
+    group.bench_function("tokio_current_thread_1k", |b| {
+        let runtime = tokio_current_thread();
+        b.iter(|| runtime.block_on(tokio_sleepers(THREADS)))
+    });
     group.bench_function("greenlet_100k", |b| {
         b.iter(|| {
             let gs = (0..GREENLETS).map(|i| greenlet::spawn(move || greenlet::sleep(sleep_for(i))));
-            greenlet::joinall(gs.collect::<Vec<_>>());
+            for result in greenlet::joinall(gs.collect::<Vec<_>>()) {
+                result.unwrap();
+            }
         })
+    });
+    group.bench_function("tokio_current_thread_100k", |b| {
+        let runtime = tokio_current_thread();
+        b.iter(|| runtime.block_on(tokio_sleepers(GREENLETS)))
     });
     group.finish();
     report_parked_memory();
+}
+
+/// `n` tokio tasks each sleeping `sleep_for(index)`, all joined.
+async fn tokio_sleepers(n: usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(tokio::time::sleep(sleep_for(i))))
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }
 
 /// Resident memory per parked greenlet and per sleeping OS thread: park N,
@@ -93,14 +377,17 @@ fn report_parked_memory() {
     const THREADS: usize = 2_000;
 
     let (before, _) = rss_kib();
-    let release = Duration::from_millis(500);
+    // Longer than starting them all can take: each start maps a stack, and
+    // with a 500 ms sleep the assert below failed once on a loaded machine
+    // (the first ones woke before the count). Killed once measured.
+    let never = Duration::from_secs(3600);
     let gs: Vec<_> = (0..PARKED)
-        .map(|_| greenlet::spawn(move || greenlet::sleep(release)))
+        .map(|_| greenlet::spawn(move || greenlet::sleep(never)))
         .collect();
     greenlet::yield_now(); // every greenlet runs once and parks in sleep
     let (parked, _) = rss_kib();
     assert_eq!(greenlet::stats().parked, PARKED);
-    greenlet::joinall(gs);
+    greenlet::killall(gs);
     let greenlet_bytes = (parked - before) * 1024 / PARKED as u64;
 
     let (before, _) = rss_kib();
@@ -143,5 +430,12 @@ fn report_parked_memory() {
     );
 }
 
-criterion_group!(benches, spawn_join, switch, sleepers);
+criterion_group!(
+    benches,
+    spawn_join,
+    switch,
+    handoff,
+    switch_vs_runnable,
+    sleepers
+);
 criterion_main!(benches);

@@ -15,38 +15,13 @@ mod common;
 use criterion::{Criterion, criterion_group, criterion_main};
 use greenlet::lock::Mutex as GreenMutex;
 use greenlet::pool::Pool;
-use greenlet::queue::Queue;
 
 /// One hand-off is one item passed from one task to the other, which was
 /// parked waiting for it. `greenlet_yield_now` is the bare switch, for scale.
 fn queue_handoff(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue_handoff");
     group.bench_function("os_thread_mpsc", |b| b.iter_custom(common::mpsc_ping_pong));
-    group.bench_function("greenlet_queue", |b| {
-        b.iter_custom(|iters| {
-            let rounds = iters.div_ceil(2);
-            let (ping, pong) = (Queue::new(), Queue::new());
-            let peer = {
-                let (ping, pong) = (ping.clone(), pong.clone());
-                greenlet::spawn(move || {
-                    for _ in 0..rounds {
-                        let v: u64 = ping.get();
-                        pong.put(v);
-                    }
-                })
-            };
-            let main = greenlet::spawn(move || {
-                for i in 0..rounds {
-                    ping.put(i);
-                    black_box(pong.get());
-                }
-            });
-            let start = Instant::now();
-            main.join().unwrap();
-            peer.join().unwrap();
-            start.elapsed()
-        })
-    });
+    group.bench_function("greenlet_queue", |b| b.iter_custom(common::queue_ping_pong));
     group.bench_function("greenlet_yield_now", |b| {
         b.iter_custom(common::yield_ping_pong)
     });

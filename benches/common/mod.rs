@@ -5,6 +5,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use greenlet::queue::Queue;
+
 /// `iters` hand-offs between two OS threads over a pair of mpsc channels
 /// (one message each way per round).
 pub fn mpsc_ping_pong(iters: u64) -> Duration {
@@ -41,5 +43,33 @@ pub fn yield_ping_pong(iters: u64) -> Duration {
     let start = Instant::now();
     a.join().unwrap();
     b.join().unwrap();
+    start.elapsed()
+}
+
+/// `iters` queue hand-offs between two greenlets: each item is put into a
+/// `Queue` that the other greenlet is parked on, waiting for it (two queues,
+/// one each way, so each side alternately produces and consumes). A hand-off
+/// is the `put`, the `get` and the switch between them.
+pub fn queue_ping_pong(iters: u64) -> Duration {
+    let rounds = iters.div_ceil(2);
+    let (ping, pong) = (Queue::new(), Queue::new());
+    let peer = {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        greenlet::spawn(move || {
+            for _ in 0..rounds {
+                let v: u64 = ping.get();
+                pong.put(v);
+            }
+        })
+    };
+    let main = greenlet::spawn(move || {
+        for i in 0..rounds {
+            ping.put(i);
+            black_box(pong.get());
+        }
+    });
+    let start = Instant::now();
+    main.join().unwrap();
+    peer.join().unwrap();
     start.elapsed()
 }
