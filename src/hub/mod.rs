@@ -36,6 +36,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
+use std::marker::PhantomData;
 use std::panic;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -115,21 +116,54 @@ thread_local! {
     /// reads it without the lazy-initialisation check.
     ///
     /// # Invariant
-    /// When non-null it points into a task that the hub's table (`Hub::tasks`)
-    /// holds until the greenlet has finished, so the pointer is valid for all
-    /// code that runs inside that greenlet.
+    /// Set only by [`Current::enter`], for the span of one resume of that
+    /// greenlet, whose task the `Current` guard borrows: non-null, it points
+    /// to a live header, and only the code of that greenlet runs meanwhile.
     static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The running greenlet's header, or `None` in the root context.
-#[inline]
-fn current_header<'a>() -> Option<&'a Header> {
+/// The greenlet on the CPU, as only that greenlet can see it: made by
+/// [`with_current`] for the span of a closure (so it cannot be kept past
+/// it, nor handed to another thread), and the only way to switch out.
+pub(crate) struct CurrentGreenlet<'a> {
+    header: &'a Header,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> CurrentGreenlet<'a> {
+    pub(crate) fn header(&self) -> &'a Header {
+        self.header
+    }
+
+    /// Switches from this greenlet back to the hub.
+    #[inline(always)]
+    fn suspend(&self, why: Suspend) {
+        let yielder = self.header.yielder();
+        debug_assert!(!yielder.is_null());
+        // SAFETY: by the invariant of `Header::yielder`, a non-null yielder
+        // points into the live frame of this task's coroutine body. A
+        // `CurrentGreenlet` exists only inside that body (it is made from
+        // CURRENT, which is set exactly while the body runs), so the frame,
+        // and the yielder, are live.
+        let yielder = unsafe { &*yielder };
+        yielder.suspend(why);
+    }
+}
+
+/// Runs `f` with the running greenlet, or `None` in the root context.
+#[inline(always)]
+fn with_current<R>(f: impl for<'a> FnOnce(Option<CurrentGreenlet<'a>>) -> R) -> R {
     let current = CURRENT.with(Cell::get);
-    // SAFETY: by CURRENT's invariant the header lives until its greenlet
-    // finishes. Only code running inside that greenlet sees a non-null
-    // CURRENT (the hub clears it whenever the greenlet switches out), and such
-    // code cannot outlive the greenlet, so no use of the reference does either.
-    unsafe { current.as_ref() }
+    // SAFETY: by CURRENT's invariant a non-null pointer is the header of the
+    // greenlet whose code is running, which `Current` keeps borrowed (so
+    // alive) until it clears CURRENT. Only code running inside that greenlet
+    // sees it non-null, and the reference given to `f` cannot outlive the
+    // call, which that greenlet's code makes.
+    let header = unsafe { current.as_ref() };
+    f(header.map(|header| CurrentGreenlet {
+        header,
+        _not_send: PhantomData,
+    }))
 }
 
 /// Runs `f` with this thread's hub, creating the hub on first use.
@@ -393,15 +427,10 @@ impl Hub {
 
     /// The greenlet that is running, or the root context.
     pub(crate) fn current_task(&self) -> TaskRef {
-        match current_header() {
-            Some(header) => self.tasks.borrow()[header.slab_key.get()].clone(),
+        with_current(|current| match current {
+            Some(current) => self.tasks.borrow()[current.header().slab_key.get()].clone(),
             None => self.root.clone(),
-        }
-    }
-
-    /// The header of the greenlet that is running, or of the root context.
-    fn current_header(&self) -> &Header {
-        current_header().unwrap_or(&self.root.header)
+        })
     }
 
     // ---- switching ------------------------------------------------------
@@ -415,16 +444,17 @@ impl Hub {
     ///
     /// The free function [`park`] is the fast way in for a greenlet.
     pub(crate) fn park(&self, what: WaitOn) {
-        let header = self.current_header();
-        raise_pending(header);
-        header.wait_on.set(what);
-        header.schedule.park();
-        if header.is_root() {
-            self.run_until_root_runs();
-        } else {
-            suspend(header, Suspend::Park);
-        }
-        raise_pending(header);
+        with_current(|current| match current {
+            Some(current) => park_greenlet(&current, what),
+            None => {
+                let root = &self.root.header;
+                raise_pending(root, None);
+                root.wait_on.set(what);
+                root.schedule.park();
+                self.run_until_root_runs();
+                raise_pending(root, None);
+            }
+        });
     }
 
     /// How many tasks other than `me` are known to be unwinding.
@@ -442,7 +472,7 @@ impl Hub {
         self.root.header.schedule.yielded();
         self.run_queue.borrow_mut().push_back(self.root.clone());
         self.run_until_root_runs();
-        raise_pending(&self.root.header);
+        raise_pending(&self.root.header, None);
     }
 
     /// Makes the parked task runnable, if `waker` is still for its current park.
@@ -498,8 +528,10 @@ impl Hub {
                 self.retire(task);
             }
             State::Running => {
+                // Only the running greenlet itself can be Running here (the
+                // root is never killed): it unwinds at once.
                 header.interruption.post(Interrupt::Kill);
-                raise_pending(header);
+                with_current(|current| raise_pending(header, current.as_ref()));
             }
             _ => self.interrupt(task, Interrupt::Kill),
         }
@@ -576,7 +608,7 @@ impl Hub {
         let suspended = {
             // `task` stays in this frame while the greenlet runs; the table
             // keeps it alive beyond that (see CURRENT).
-            let _current = Current::enter(header);
+            let _current = Current::enter(&task);
             task.resume()
         };
         header.interruption.switched_out();
@@ -878,30 +910,34 @@ pub(crate) struct HubStats {
 /// switch itself).
 #[inline(always)]
 pub(crate) fn yield_now() {
-    match current_header() {
-        Some(header) => {
-            suspend(header, Suspend::Yield);
-            raise_pending(header);
+    with_current(|current| match current {
+        Some(current) => {
+            current.suspend(Suspend::Yield);
+            raise_pending(current.header(), Some(&current));
         }
         None => with_hub(Hub::yield_root),
-    }
+    });
 }
 
-/// Parks the current task: [`Hub::park`], with a greenlet's common case (not
-/// unwinding) inlined into the caller without touching the hub, since every
-/// frame open across a switch costs (see [`yield_now`]).
+/// Parks the current task: [`Hub::park`], with a greenlet's case inlined into
+/// the caller without touching the hub, since every frame open across a
+/// switch costs (see [`yield_now`]).
 #[inline(always)]
 pub(crate) fn park(what: WaitOn) {
-    match current_header() {
-        Some(header) => {
-            raise_pending(header);
-            header.wait_on.set(what);
-            header.schedule.park();
-            suspend(header, Suspend::Park);
-            raise_pending(header);
-        }
+    with_current(|current| match current {
+        Some(current) => park_greenlet(&current, what),
         None => with_hub(|hub| hub.park(what)),
-    }
+    });
+}
+
+#[inline(always)]
+fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
+    let header = current.header();
+    raise_pending(header, Some(current));
+    header.wait_on.set(what);
+    header.schedule.park();
+    current.suspend(Suspend::Park);
+    raise_pending(header, Some(current));
 }
 
 /// A waker for the current task's next park; for a greenlet, without
@@ -913,46 +949,39 @@ pub(crate) fn current_waker() -> Waker {
 
 /// The id of the running greenlet; `None` in the root context.
 pub(crate) fn current_id() -> Option<u64> {
-    current_header().map(Header::id)
+    with_current(|current| current.map(|current| current.header().id()))
 }
 
 /// Runs `f` with the header of the running greenlet, or of the root context.
 pub(crate) fn with_current_header<R>(f: impl FnOnce(&Header) -> R) -> R {
-    match current_header() {
-        Some(header) => f(header),
+    with_current(|current| match current {
+        Some(current) => f(current.header()),
         None => with_hub(|hub| f(&hub.root.header)),
-    }
+    })
 }
 
-/// Marks a greenlet as the running one (for `CURRENT` and the fault handler)
-/// until dropped.
-struct Current(#[allow(dead_code)] sys::RunningGuard);
+/// Marks a greenlet as the running one (for CURRENT and the fault handler)
+/// until dropped. It borrows the greenlet's task, so the task outlives it.
+struct Current<'a> {
+    _running: sys::RunningGuard<'a>,
+    _task: PhantomData<&'a TaskRef>,
+}
 
-impl Current {
-    fn enter(header: &Header) -> Current {
+impl<'a> Current<'a> {
+    fn enter(task: &'a TaskRef) -> Current<'a> {
+        let header = task.header();
         CURRENT.with(|c| c.set(header));
-        Current(sys::RunningGuard::enter(&header.owner))
+        Current {
+            _running: sys::RunningGuard::enter(&header.owner),
+            _task: PhantomData,
+        }
     }
 }
 
-impl Drop for Current {
+impl Drop for Current<'_> {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(std::ptr::null()));
     }
-}
-
-/// Switches from the running greenlet back to the hub.
-#[inline(always)]
-fn suspend(header: &Header, why: Suspend) {
-    let yielder = header.yielder();
-    debug_assert!(!yielder.is_null());
-    // SAFETY: by the invariant of `Header::yielder`, a non-null yielder points
-    // into the live frame of this task's coroutine body. We are running inside
-    // that body: only the running greenlet parks or yields itself (the root
-    // takes the other branch in `park`/`yield_now`, and `header` is the
-    // running task's, from CURRENT), so the frame, and the yielder, are live.
-    let yielder = unsafe { &*yielder };
-    yielder.suspend(why);
 }
 
 /// Unwinds the current task if an interrupt is pending for it and may be
@@ -961,16 +990,19 @@ fn suspend(header: &Header, why: Suspend) {
 /// second unwind out of a destructor aborts the process. A kill stays pending
 /// and is raised again at the next switch point (after switching out once, if
 /// the last one was caught); a timeout is raised once.
+///
+/// `current` is the running greenlet whose `header` this is, or `None` for
+/// the root context.
 #[inline(always)]
-fn raise_pending(header: &Header) {
+fn raise_pending(header: &Header, current: Option<&CurrentGreenlet<'_>>) {
     if header.interruption.is_pending() {
-        raise(header);
+        raise(header, current);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn raise(header: &Header) {
+fn raise(header: &Header, current: Option<&CurrentGreenlet<'_>>) {
     loop {
         let panicking = std::thread::panicking();
         let others = if panicking && !header.interruption.is_unwinding() {
@@ -982,8 +1014,11 @@ fn raise(header: &Header) {
         match header.interruption.take_raisable() {
             Raise::Nothing => return,
             Raise::Now(interrupt) => panic::resume_unwind(Box::new(Interrupted(interrupt))),
-            // Only greenlets are killed, so this is never the root.
-            Raise::SwitchFirst => suspend(header, Suspend::Yield),
+            Raise::SwitchFirst => match current {
+                Some(current) => current.suspend(Suspend::Yield),
+                // Only greenlets are killed; the root has nothing to wait for.
+                None => return,
+            },
         }
     }
 }
@@ -1008,14 +1043,14 @@ fn install_panic_hook() {
 
 /// Marks the task running on this thread as unwinding, if the thread has a hub.
 fn note_panic() {
-    match current_header() {
-        Some(header) => {
-            header.interruption.begin_unwind();
+    with_current(|current| match current {
+        Some(current) => {
+            current.header().interruption.begin_unwind();
         }
         None => {
             let _ = try_with_hub(|hub| hub.root.header.interruption.begin_unwind());
         }
-    }
+    });
 }
 
 struct ResetOnDrop<'a>(&'a Cell<bool>);

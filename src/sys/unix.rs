@@ -29,18 +29,18 @@ thread_local! {
     static RUNNING: Cell<*const StackOwner> = const { Cell::new(ptr::null()) };
 }
 
-/// Marks a greenlet as running for the fault handler until dropped.
-pub(crate) struct RunningGuard(());
+/// Marks a greenlet as running for the fault handler until dropped. It
+/// borrows the owner, so the owner outlives it: RUNNING never dangles.
+pub(crate) struct RunningGuard<'a>(std::marker::PhantomData<&'a StackOwner>);
 
-impl RunningGuard {
-    /// The caller keeps `owner` alive until the guard is dropped.
-    pub(crate) fn enter(owner: &StackOwner) -> RunningGuard {
+impl<'a> RunningGuard<'a> {
+    pub(crate) fn enter(owner: &'a StackOwner) -> RunningGuard<'a> {
         RUNNING.with(|r| r.set(owner));
-        RunningGuard(())
+        RunningGuard(std::marker::PhantomData)
     }
 }
 
-impl Drop for RunningGuard {
+impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         RUNNING.with(|r| r.set(ptr::null()));
     }
