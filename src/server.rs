@@ -19,11 +19,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
-use crate::hub::{WaitOn, Waker, current_waker, park, with_hub};
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::pool::Group;
 use crate::sys;
-use crate::time::CancelTimer;
+use crate::wait_list::WaitList;
 
 /// The first pause after an accept fails for lack of descriptors; it doubles
 /// up to [`MAX_BACKOFF`] while the failures go on.
@@ -108,7 +107,7 @@ struct Inner {
     loop_exited: Event,
     /// The accept loop, parked until a connection slot frees, its backoff
     /// ends, or the server stops.
-    loop_waker: Cell<Option<Waker>>,
+    loop_wait: WaitList<()>,
 }
 
 impl StreamServer {
@@ -146,7 +145,7 @@ impl StreamServer {
                 stopped: Cell::new(false),
                 serving: Cell::new(false),
                 loop_exited: Event::new(),
-                loop_waker: Cell::new(None),
+                loop_wait: WaitList::new(),
             }),
         })
     }
@@ -384,17 +383,11 @@ impl Inner {
 
     /// Parks the accept loop until [`Inner::wake_loop`] or `deadline`.
     fn park_loop(&self, deadline: Option<Instant>, what: &'static str) {
-        let waker = current_waker();
-        self.loop_waker.set(Some(waker));
-        let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, waker));
-        park(WaitOn::Named(what));
-        self.loop_waker.set(None);
+        self.loop_wait.wait(what, deadline);
     }
 
     fn wake_loop(&self) {
-        if let Some(waker) = self.loop_waker.take() {
-            with_hub(|hub| hub.wake(&waker));
-        }
+        let _ = self.loop_wait.grant(()); // nothing to do if it is not parked
     }
 }
 

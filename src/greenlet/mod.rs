@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::hub::{
-    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskRef, WaitOn, Waker,
-    current_waker, park, with_hub,
+    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskRef, WaitOn, Waker, with_hub,
 };
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
@@ -310,19 +309,20 @@ impl<T> Greenlet<T> {
         self.cell.clone()
     }
 
-    /// Parks the caller once as one of this greenlet's joiners, until it
-    /// finishes or something else wakes the caller: `arm` gets the waker
-    /// first and returns a guard (a timer for it) kept while parked.
-    pub(crate) fn park_as_joiner<G>(&self, arm: impl FnOnce(Waker) -> G) {
+    /// Parks the caller as one of this greenlet's joiners until it finishes
+    /// (true) or, after a wake-up before that, `over()` says to stop waiting
+    /// (false); `arm` gets the waker of each park and returns a guard (a
+    /// timer for it) kept while parked. See `WaitList`.
+    pub(crate) fn park_as_joiner<G>(
+        &self,
+        arm: impl FnMut(Waker) -> G,
+        over: impl FnMut() -> bool,
+    ) -> bool {
         self.check_not_self();
-        let waker = current_waker();
-        self.header().joiners.borrow_mut().push(waker);
-        let _cleanup = StopWaiting {
-            header: self.header(),
-            waker,
-        };
-        let _guard = arm(waker);
-        park(WaitOn::Join(self.header().id()));
+        let waiter = self.header().joiners.enqueue(drop);
+        waiter
+            .park_with(WaitOn::Join(self.header().id()), arm, over)
+            .is_some()
     }
 
     /// Blocks until the greenlet finishes and returns what its closure
@@ -338,8 +338,8 @@ impl<T> Greenlet<T> {
     /// assert_eq!(g.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        while !self.is_finished() {
-            self.park_as_joiner(|_| ());
+        if !self.is_finished() {
+            self.park_as_joiner(|_| (), || false);
         }
         self.cell
             .take_result()
@@ -360,18 +360,6 @@ impl<T> fmt::Debug for Greenlet<T> {
             .field("name", &self.name())
             .field("finished", &self.is_finished())
             .finish()
-    }
-}
-
-/// Removes a joiner's waker when it stops waiting, however it stops.
-struct StopWaiting<'a> {
-    header: &'a Header,
-    waker: Waker,
-}
-
-impl Drop for StopWaiting<'_> {
-    fn drop(&mut self) {
-        self.header.joiners.borrow_mut().remove(&self.waker);
     }
 }
 

@@ -22,12 +22,14 @@
 mod driver;
 mod task;
 mod ticker;
+mod wait_list;
 
 pub(crate) use driver::Driver;
+pub(crate) use wait_list::{WaitList, Waiter};
 
 pub(crate) use task::{
-    GreenletYielder, Header, Interrupt, Interrupted, Joiners, ROOT_ID, RootTask, State, Suspend,
-    Task, TaskRef, TimeoutScope, WaitOn, Waker,
+    GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootTask, State, Suspend, Task,
+    TaskRef, TimeoutScope, WaitOn, Waker,
 };
 
 use task::Raise;
@@ -676,8 +678,7 @@ impl Hub {
         header.schedule.finish();
         header.interruption.end_unwind();
         let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
-        let joiners = std::mem::take(&mut *header.joiners.borrow_mut());
-        joiners.wake_all(|joiner| self.wake(&joiner));
+        header.joiners.grant_all(|| ());
         drop(removed);
     }
 

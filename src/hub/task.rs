@@ -14,6 +14,7 @@ use std::rc::Rc;
 
 use corosensei::Yielder;
 
+use super::wait_list::WaitList;
 use crate::sys::StackOwner;
 
 /// What a greenlet hands the hub when it switches out.
@@ -388,7 +389,8 @@ pub(crate) struct Header {
     yielder: Cell<*const GreenletYielder>,
     /// This greenlet's key in the hub's table of live greenlets.
     pub(crate) slab_key: Cell<usize>,
-    pub(crate) joiners: RefCell<Joiners>,
+    /// Tasks waiting for this one to finish; granted when it does.
+    pub(crate) joiners: WaitList<()>,
     /// This task's `greenlet_local!` values, keyed by their key's address.
     pub(crate) locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
 }
@@ -409,7 +411,7 @@ impl Header {
             wait_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
             slab_key: Cell::new(usize::MAX),
-            joiners: RefCell::new(Joiners::default()),
+            joiners: WaitList::new(),
             locals: RefCell::new(Vec::new()),
         }
     }
@@ -498,50 +500,6 @@ pub(crate) struct Waker {
     pub(crate) key: usize,
     pub(crate) id: u64,
     pub(crate) park: u32,
-}
-
-/// The greenlets waiting for one greenlet to finish: almost always one, so
-/// the first needs no allocation.
-#[derive(Default)]
-pub(crate) struct Joiners {
-    first: Option<Waker>,
-    rest: Vec<Waker>,
-}
-
-impl Joiners {
-    pub(crate) fn push(&mut self, waker: Waker) {
-        if self.first.is_none() {
-            self.first = Some(waker);
-        } else {
-            self.rest.push(waker);
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
-    }
-
-    /// Takes `waker` off the list, keeping the others in arrival order.
-    pub(crate) fn remove(&mut self, waker: &Waker) {
-        if self.first == Some(*waker) {
-            self.first = if self.rest.is_empty() {
-                None
-            } else {
-                Some(self.rest.remove(0))
-            };
-        } else if !self.rest.is_empty() {
-            self.rest.retain(|w| w != waker);
-        }
-    }
-
-    pub(crate) fn wake_all(self, mut wake: impl FnMut(Waker)) {
-        if let Some(first) = self.first {
-            wake(first);
-        }
-        if !self.rest.is_empty() {
-            self.rest.into_iter().for_each(wake);
-        }
-    }
 }
 
 /// The root context as a task: it parks and wakes like a greenlet, but runs
@@ -697,23 +655,5 @@ mod tests {
         interruption.forget_timeout(9);
         assert!(!interruption.is_pending());
         assert_eq!(interruption.take_raisable(), Raise::Nothing);
-    }
-
-    #[test]
-    fn joiners_keep_arrival_order_when_one_leaves() {
-        let waker = |id| Waker {
-            key: 0,
-            id,
-            park: 0,
-        };
-        let mut joiners = Joiners::default();
-        for id in 1..=4 {
-            joiners.push(waker(id));
-        }
-        joiners.remove(&waker(1));
-        joiners.remove(&waker(3));
-        let mut order = Vec::new();
-        joiners.wake_all(|w| order.push(w.id));
-        assert_eq!(order, [2, 4]);
     }
 }

@@ -34,9 +34,7 @@ use mio::unix::SourceFd;
 
 use slab::Slab;
 
-use crate::hub::{
-    Driver, Hub, Joiners, WaitOn, Waker, current_waker, park, try_with_hub, with_hub,
-};
+use crate::hub::{Driver, Hub, WaitList, WaitOn, try_with_hub, with_hub};
 use crate::time::CancelTimer;
 use crate::time::deadline_after;
 
@@ -73,29 +71,9 @@ impl Direction {
     }
 }
 
-/// The greenlets parked on one side of a descriptor: the hub's [`Joiners`]
-/// list (the first needs no allocation).
-#[derive(Default)]
-struct Waiters(RefCell<Joiners>);
-
-impl Waiters {
-    fn push(&self, waker: Waker) {
-        self.0.borrow_mut().push(waker);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
-    }
-
-    fn remove(&self, waker: Waker) {
-        self.0.borrow_mut().remove(&waker);
-    }
-
-    fn wake_all(&self, hub: &Hub) {
-        let waiters = std::mem::take(&mut *self.0.borrow_mut());
-        waiters.wake_all(|waker| hub.wake(&waker));
-    }
-}
+/// The greenlets parked on one side of a descriptor, first come first
+/// served; readiness wakes them all, in arrival order.
+type Waiters = WaitList<()>;
 
 /// What the hub knows about one registered descriptor, plus the per-handle
 /// settings that decide how long an operation on it may wait.
@@ -145,11 +123,11 @@ impl IoState {
     }
 
     fn has_waiters(&self) -> bool {
-        !self.readers.is_empty() || !self.writers.is_empty()
+        self.readers.has_waiters() || self.writers.has_waiters()
     }
 
     /// Records what a poll event reports and wakes the waiters it concerns.
-    fn on_event(&self, event: &mio::event::Event, hub: &Hub) {
+    fn on_event(&self, event: &mio::event::Event) {
         let mut ready = 0;
         if event.is_readable() {
             ready |= READABLE;
@@ -165,40 +143,29 @@ impl IoState {
         }
         self.ready.set(self.ready.get() | ready);
         if ready & Direction::Read.ready_bits() != 0 {
-            self.readers.wake_all(hub);
+            self.readers.grant_all(|| ());
         }
         if ready & Direction::Write.ready_bits() != 0 {
-            self.writers.wake_all(hub);
+            self.writers.grant_all(|| ());
         }
     }
 
     /// Wakes every waiter on `direction` without any readiness: they try
     /// again (used to make an accept loop notice that its server stopped).
     pub(crate) fn wake(&self, direction: Direction) {
-        with_hub(|hub| self.side(direction).wake_all(hub));
+        self.side(direction).grant_all(|| ());
     }
 
     /// Parks until `direction` may be ready; false if `deadline` passed first.
     #[inline(always)] // its frame stays open across the switch
     fn wait(&self, direction: Direction, deadline: Option<Instant>, what: &'static str) -> bool {
-        let waker = current_waker();
-        let side = self.side(direction);
-        side.push(waker);
-        let _leave = LeaveOnDrop(side, waker);
-        let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, waker));
-        park(WaitOn::Named(what));
+        let waiter = self.side(direction).enqueue(drop);
+        waiter.park_with(
+            WaitOn::Named(what),
+            |waker| deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
+            || deadline.is_some_and(|deadline| Instant::now() >= deadline),
+        );
         self.is_ready(direction) || deadline.is_none_or(|deadline| Instant::now() < deadline)
-    }
-}
-
-/// Takes a waiter off its side however its wait ends (woken, timed out,
-/// killed); a no-op if a wake-up already did.
-struct LeaveOnDrop<'a>(&'a Waiters, Waker);
-
-impl Drop for LeaveOnDrop<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.remove(self.1);
     }
 }
 
@@ -248,10 +215,10 @@ impl Driver for Reactor {
         !self.sources.borrow().is_empty()
     }
 
-    fn on_event(&self, hub: &Hub, event: &mio::event::Event) {
+    fn on_event(&self, _hub: &Hub, event: &mio::event::Event) {
         // Waking only queues tasks: no user code runs under this borrow.
         if let Some(state) = self.sources.borrow().get(event.token().0) {
-            state.on_event(event, hub);
+            state.on_event(event);
         }
     }
 

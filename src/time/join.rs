@@ -24,13 +24,11 @@ impl<T> Greenlet<T> {
         if self.is_finished() || timeout.is_zero() {
             return self.is_finished();
         }
-        self.check_not_self();
         let deadline = deadline_after(timeout);
-        while !self.is_finished() && deadline.is_none_or(|deadline| Instant::now() < deadline) {
-            self.park_as_joiner(|waker| {
-                deadline.map(|deadline| CancelTimer::wake_at(deadline, waker))
-            });
-        }
+        self.park_as_joiner(
+            |waker| deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
+            || deadline.is_some_and(|deadline| Instant::now() >= deadline),
+        );
         self.is_finished()
     }
 }
