@@ -1,5 +1,5 @@
-//! The per-thread hub: the run queue, the timers, the poller, and the loop
-//! that drives them.
+//! The per-thread hub, the bottom layer: the run queue, switching, the loop,
+//! and park / wake / interrupt.
 //!
 //! There is one hub per OS thread, made on first use. It has no thread of its
 //! own: the loop runs on the root context's stack while the root is blocked
@@ -9,10 +9,16 @@
 //!
 //! 1. run the greenlet at the front of the run queue until it switches out;
 //! 2. every [`CHECK_INTERVAL`] turns, every millisecond (see [`ticker`]),
-//!    and whenever the run queue is empty, fire the expired timers and (if
-//!    anything is registered) poll IO;
+//!    and whenever the run queue is empty, let the drivers fire what is due
+//!    and (if anything is registered) poll IO;
 //! 3. with nothing runnable, wait in `mio::Poll::poll` until the nearest
-//!    timer, or report a deadlock if nothing at all can wake the root.
+//!    deadline, or report a deadlock if nothing at all can wake the root.
+//!
+//! The hub knows no sockets, no meaning of a timer, no stack or pool: timers
+//! and the reactor reach it through [`Driver`], greenlets through [`Task`].
+//! It owns the task state ([`task`]), the one [`WaitList`], the poller (as
+//! the thread's way to sleep) and cross-thread wake-ups ([`ExternalWaker`]).
+//! It uses only `crate::sys`.
 //!
 //! A switch makes no system call and no allocation.
 //!
