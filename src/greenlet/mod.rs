@@ -15,14 +15,15 @@ use std::fmt;
 use std::io;
 use std::num::NonZeroU64;
 use std::panic::{self, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult};
 
 use crate::hub::{
-    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskRef, WaitOn, Waker, with_hub,
+    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskCell, TaskRef, WaitOn, Waker,
+    with_hub,
 };
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
@@ -221,7 +222,7 @@ impl std::error::Error for JoinError {}
 /// assert_eq!(g.join().unwrap(), 42);
 /// ```
 pub struct Greenlet<T> {
-    cell: Rc<dyn Outcome<T>>,
+    cell: Rc<TaskCell<dyn Outcome<T>>>,
 }
 
 /// A task whose result has type `T`.
@@ -342,6 +343,7 @@ impl<T> Greenlet<T> {
             self.park_as_joiner(|_| (), || false);
         }
         self.cell
+            .body
             .take_result()
             .expect("a finished greenlet has its result until joined")
     }
@@ -488,10 +490,16 @@ impl Builder {
                 format!("greenlet stack size {stack_size} is above the 1 GiB limit"),
             ));
         }
-        let cell = Rc::new(GreenletCell {
-            header: Header::new(GreenletId::next().as_u64(), self.name, stack_size),
-            body: RefCell::new(Body::Pending(f)),
-            coroutine: RefCell::new(Running::default()),
+        let header = Header::new(GreenletId::next().as_u64(), self.name, stack_size);
+        let cell: Rc<GreenletCell<F, T>> = Rc::new_cyclic(|this| {
+            TaskCell::new(
+                header,
+                GreenletBody {
+                    this: this.clone(),
+                    body: RefCell::new(Body::Pending(f)),
+                    coroutine: RefCell::new(Running::default()),
+                },
+            )
         });
         let task: TaskRef = cell.clone();
         with_hub(|hub| hub.spawn(task, start_at));
@@ -509,10 +517,14 @@ pub(crate) fn stacks_pooled() -> usize {
     stack_pool::len()
 }
 
-/// A greenlet's allocation: the hub's header, the typed body, and the
-/// coroutine once it has started.
-struct GreenletCell<F, T> {
-    header: Header,
+/// A greenlet's allocation: the hub's header, then the typed body.
+type GreenletCell<F, T> = TaskCell<GreenletBody<F, T>>;
+
+/// What only this module knows of a greenlet: its closure, then its
+/// result, and its coroutine once it has started.
+struct GreenletBody<F, T> {
+    /// The allocation this body is part of, for the coroutine to hold.
+    this: Weak<GreenletCell<F, T>>,
     body: RefCell<Body<F, T>>,
     coroutine: RefCell<Running>,
 }
@@ -552,34 +564,31 @@ enum Body<F, T> {
     Taken,
 }
 
-impl<F, T> Task for GreenletCell<F, T>
+impl<F, T> Task for GreenletBody<F, T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    fn header(&self) -> &Header {
-        &self.header
-    }
-
-    fn start(self: Rc<Self>) -> io::Result<()> {
-        let stack = stack_pool::take(self.header.owner.stack_size)?;
-        self.header.owner.guard_start.set(stack.guard_start());
-        let cell = self.clone();
+    fn start(&self, header: &Header) -> io::Result<()> {
+        let stack = stack_pool::take(header.owner.stack_size)?;
+        header.owner.guard_start.set(stack.guard_start());
+        let owned = self.this.upgrade().expect("the hub starts a task it holds");
         let coroutine = Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
-            let this = &cell;
+            let this = &owned.body;
+            let header = owned.header();
             let Body::Pending(f) = this.body.replace(Body::Running) else {
                 unreachable!("a greenlet starts once")
             };
-            let outcome = this.header.run_body(yielder, || {
+            let outcome = header.run_body(yielder, || {
                 panic::catch_unwind(AssertUnwindSafe(|| {
                     // Greenlet-locals end with the greenlet's closure, in the
                     // greenlet: after a kill while it still unwinds, so their
                     // destructors may block as any other destructor may.
-                    let _locals = DropLocalsOnExit(&this.header);
+                    let _locals = DropLocalsOnExit(header);
                     f()
                 }))
             });
-            let result = outcome.map_err(|payload| this.header.join_error(payload));
+            let result = outcome.map_err(|payload| header.join_error(payload));
             this.body.replace(Body::Done(result));
         });
         self.coroutine.borrow_mut().0 = Some(coroutine);
@@ -587,7 +596,7 @@ where
     }
 
     #[inline]
-    fn resume(&self) -> Option<Suspend> {
+    fn resume(&self, header: &Header) -> Option<Suspend> {
         let result = {
             let mut running = self.coroutine.borrow_mut();
             let coroutine = running
@@ -601,7 +610,7 @@ where
             CoroutineResult::Return(()) => {
                 let finished = self.coroutine.borrow_mut().0.take();
                 let stack = finished.expect("it just returned").into_stack();
-                stack_pool::give(self.header.owner.stack_size, stack);
+                stack_pool::give(header.owner.stack_size, stack);
                 None
             }
         }
@@ -612,11 +621,11 @@ where
         drop(closure); // outside the borrow: its destructors may use the hub
     }
 
-    fn fail_to_start(&self, error: io::Error) {
+    fn fail_to_start(&self, header: &Header, error: io::Error) {
         let message = format!(
             "greenlet: cannot start {}: no stack of {} bytes could be mapped: {error}",
-            self.header.describe(),
-            self.header.owner.stack_size
+            header.describe(),
+            header.owner.stack_size
         );
         let closure = self
             .body
@@ -625,7 +634,7 @@ where
     }
 }
 
-impl<F, T> Outcome<T> for GreenletCell<F, T>
+impl<F, T> Outcome<T> for GreenletBody<F, T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,

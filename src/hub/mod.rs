@@ -34,8 +34,8 @@ pub(crate) use driver::Driver;
 pub(crate) use wait_list::{WaitList, Waiter};
 
 pub(crate) use task::{
-    GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootTask, State, Suspend, Task,
-    TaskRef, TimeoutScope, WaitOn, Waker,
+    GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootBody, RootTask, State, Suspend,
+    Task, TaskCell, TaskRef, TimeoutScope, WaitOn, Waker,
 };
 
 use task::Raise;
@@ -343,10 +343,8 @@ impl Hub {
             .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's poller: {e}"));
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
             .unwrap_or_else(|e| panic!("greenlet: cannot create the hub's waker: {e}"));
-        let root = Rc::new(RootTask {
-            header: Header::new(ROOT_ID, None, 0),
-        });
-        root.header.schedule.run(); // the root context is what runs now
+        let root = Rc::new(RootTask::new(Header::new(ROOT_ID, None, 0), RootBody));
+        root.header().schedule.run(); // the root context is what runs now
         Hub {
             run_queue: RefCell::new(VecDeque::new()),
             root,
@@ -455,7 +453,7 @@ impl Hub {
         with_current(|current| match current {
             Some(current) => park_greenlet(&current, what),
             None => {
-                let root = &self.root.header;
+                let root = &self.root.header();
                 raise_pending(root, None);
                 root.wait_on.set(what);
                 root.schedule.park();
@@ -467,7 +465,7 @@ impl Hub {
 
     /// How many tasks other than `me` are known to be unwinding.
     fn unwinding_besides(&self, me: &Header) -> usize {
-        let root = &self.root.header;
+        let root = self.root.header();
         let tasks = self.tasks.borrow();
         std::iter::once(root)
             .chain(tasks.iter().map(|(_, task)| task.header()))
@@ -477,10 +475,10 @@ impl Hub {
 
     /// The root context's `yield_now`: runs every runnable greenlet once.
     fn yield_root(&self) {
-        self.root.header.schedule.yielded();
+        self.root.header().schedule.yielded();
         self.run_queue.borrow_mut().push_back(self.root.clone());
         self.run_until_root_runs();
-        raise_pending(&self.root.header, None);
+        raise_pending(self.root.header(), None);
     }
 
     /// Makes the parked task runnable, if `waker` is still for its current park.
@@ -532,7 +530,7 @@ impl Hub {
                     let delayed = self.delayed.borrow_mut().remove(&key);
                     drop(delayed);
                 }
-                task.cancel();
+                task.body.cancel();
                 self.retire(task);
             }
             State::Running => {
@@ -568,8 +566,8 @@ impl Hub {
     /// Runs greenlets until the root context is at the front of the run queue.
     fn run_until_root_runs(&self) {
         if self.looping.replace(true) {
-            self.root.header.schedule.wake(None);
-            self.root.header.schedule.run();
+            self.root.header().schedule.wake(None);
+            self.root.header().schedule.run();
             panic!(
                 "greenlet: a blocking call was made from inside the hub (in a destructor or \
                  callback the hub was running); make it from a greenlet instead"
@@ -599,7 +597,7 @@ impl Hub {
             }
             self.run(task);
         }
-        self.root.header.schedule.run();
+        self.root.header().schedule.run();
     }
 
     /// Resumes `task` until it switches out, then files it by what it asked for.
@@ -617,7 +615,7 @@ impl Hub {
             // `task` stays in this frame while the greenlet runs; the table
             // keeps it alive beyond that (see CURRENT).
             let _current = Current::enter(&task);
-            task.resume()
+            task.body.resume(header)
         };
         header.interruption.switched_out();
         match suspended {
@@ -637,7 +635,7 @@ impl Hub {
     /// could last for ever, so it fails.
     fn start(&self, task: &TaskRef) -> bool {
         let header = task.header();
-        match task.clone().start() {
+        match task.body.start(task.header()) {
             Ok(()) => {
                 header.started.set(true);
                 self.stacks_in_use.set(self.stacks_in_use.get() + 1);
@@ -653,7 +651,7 @@ impl Hub {
             Err(error) => {
                 log::error!(target: "greenlet", "{} cannot start: no stack of {} bytes: {error}",
                     header.describe(), header.owner.stack_size);
-                task.fail_to_start(error);
+                task.body.fail_to_start(header, error);
                 self.retire(task);
                 false
             }
@@ -784,7 +782,7 @@ impl Hub {
 
     /// Panics in the root context with the list of parked greenlets.
     fn deadlock(&self) -> ! {
-        let root = &self.root.header;
+        let root = &self.root.header();
         root.schedule.wake(None);
         root.schedule.run();
         let mut message = String::from("greenlet: deadlock: this operation would block forever\n");
@@ -826,7 +824,7 @@ impl Hub {
     /// Nothing here may unwind: a panic in a thread-local destructor aborts.
     fn shut_down(&self) {
         let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| {
-            self.root.header.drop_locals();
+            self.root.header().drop_locals();
         }));
         if dropped.is_err() {
             log::error!(target: "greenlet",
@@ -963,7 +961,7 @@ pub(crate) fn current_id() -> Option<u64> {
 pub(crate) fn with_current_header<R>(f: impl FnOnce(&Header) -> R) -> R {
     with_current(|current| match current {
         Some(current) => f(current.header()),
-        None => with_hub(|hub| f(&hub.root.header)),
+        None => with_hub(|hub| f(hub.root.header())),
     })
 }
 
@@ -1055,7 +1053,7 @@ fn note_panic() {
             current.header().interruption.begin_unwind();
         }
         None => {
-            let _ = try_with_hub(|hub| hub.root.header.interruption.begin_unwind());
+            let _ = try_with_hub(|hub| hub.root.header().interruption.begin_unwind());
         }
     });
 }

@@ -30,21 +30,41 @@ pub(crate) enum Suspend {
 pub(crate) type GreenletYielder = Yielder<(), Suspend>;
 
 /// The hub's handle on a greenlet (or on the root context).
-pub(crate) type TaskRef = Rc<dyn Task>;
+pub(crate) type TaskRef = Rc<TaskCell<dyn Task>>;
 
-/// The type-erased side of a greenlet.
+/// One task's allocation: the [`Header`] the hub schedules by, then the
+/// body only its owner knows. The header comes first and is sized, so the
+/// hub reaches it at a fixed offset, without a virtual call.
+pub(crate) struct TaskCell<B: ?Sized> {
+    header: Header,
+    pub(crate) body: B,
+}
+
+impl<B> TaskCell<B> {
+    pub(crate) fn new(header: Header, body: B) -> TaskCell<B> {
+        TaskCell { header, body }
+    }
+}
+
+impl<B: ?Sized> TaskCell<B> {
+    #[inline(always)]
+    pub(crate) fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+/// The type-erased side of a greenlet: what the hub asks of its body.
 pub(crate) trait Task {
-    fn header(&self) -> &Header;
     /// Builds the coroutine that will run the greenlet's closure, taking a
     /// stack for it; fails if no stack can be had now.
-    fn start(self: Rc<Self>) -> io::Result<()>;
+    fn start(&self, header: &Header) -> io::Result<()>;
     /// Runs the started greenlet until it switches out (`Some`) or finishes
     /// (`None`, and its stack is given back).
-    fn resume(&self) -> Option<Suspend>;
+    fn resume(&self, header: &Header) -> Option<Suspend>;
     /// Drops the closure of a greenlet that never ran and records it as killed.
     fn cancel(&self);
     /// Records that the greenlet could not start because no stack could be had.
-    fn fail_to_start(&self, error: io::Error);
+    fn fail_to_start(&self, header: &Header, error: io::Error);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,20 +524,17 @@ pub(crate) struct Waker {
 
 /// The root context as a task: it parks and wakes like a greenlet, but runs
 /// on the thread's own stack and never starts or ends.
-pub(crate) struct RootTask {
-    pub(crate) header: Header,
-}
+pub(crate) type RootTask = TaskCell<RootBody>;
 
-impl Task for RootTask {
-    fn header(&self) -> &Header {
-        &self.header
-    }
+/// The root context has no body of its own.
+pub(crate) struct RootBody;
 
-    fn start(self: Rc<Self>) -> io::Result<()> {
+impl Task for RootBody {
+    fn start(&self, _header: &Header) -> io::Result<()> {
         unreachable!("the root context runs on the thread's own stack")
     }
 
-    fn resume(&self) -> Option<Suspend> {
+    fn resume(&self, _header: &Header) -> Option<Suspend> {
         unreachable!("the root context runs on the thread's own stack")
     }
 
@@ -525,7 +542,7 @@ impl Task for RootTask {
         unreachable!("the root context cannot be killed")
     }
 
-    fn fail_to_start(&self, _error: io::Error) {
+    fn fail_to_start(&self, _header: &Header, _error: io::Error) {
         unreachable!("the root context runs on the thread's own stack")
     }
 }
