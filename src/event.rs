@@ -26,6 +26,8 @@
 //! assert_eq!(done, [0, 1, 2]);
 //! ```
 
+// Layer: coordination. Owns events and results; uses the wait-list.
+
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};

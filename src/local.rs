@@ -31,6 +31,8 @@
 //! assert_eq!(REQUESTS.with(Cell::get), 0); // the root context has its own too
 //! ```
 
+// Layer: coordination. Owns the keys; the values live in each task's header (the hub).
+
 #![forbid(unsafe_code)]
 
 use std::any::Any;

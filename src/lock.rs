@@ -31,6 +31,8 @@
 //! assert_eq!(*balance.lock(), 70);
 //! ```
 
+// Layer: coordination. Owns the locks; uses the wait-list and the hub (who holds a lock).
+
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell, RefMut};

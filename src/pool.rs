@@ -20,6 +20,8 @@
 //! assert_eq!(squares, [1, 4, 9, 16, 25, 36]); // input order
 //! ```
 
+// Layer: user-facing. Owns pools and groups; uses greenlets, the hub, queues, locks and the wait-list.
+
 #![forbid(unsafe_code)]
 
 use std::any::Any;

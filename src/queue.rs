@@ -36,6 +36,8 @@
 //! assert_eq!(worker.join().unwrap(), [10, 20, 30]);
 //! ```
 
+// Layer: coordination. Owns the queues; uses the wait-list (`crate::wait_list`, the hub's).
+
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};

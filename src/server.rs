@@ -9,6 +9,8 @@
 //!
 //! This module must not hold a `RefCell` borrow while it parks.
 
+// Layer: user-facing. Owns the accept loop; uses net, pool, event, the wait-list and `sys`.
+
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};

@@ -9,6 +9,8 @@
 //! This module must not touch the hub from a pool thread except through an
 //! `ExternalWaker`.
 
+// Layer: time and IO (what else can wake a greenlet). Owns the pool threads; uses the hub's cross-thread waker.
+
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;

@@ -3,6 +3,8 @@
 //!
 //! The wait-list itself (`crate::hub::WaitList`) knows nothing of time; this
 //! module adds a deadline to a wait by arming a timer for each park.
+//!
+//! Layer: coordination. Owns nothing but the timed form of a wait; uses the hub and time.
 
 #![forbid(unsafe_code)]
 

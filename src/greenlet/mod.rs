@@ -4,6 +4,8 @@
 //! This module owns a greenlet's typed side (its closure, then its result);
 //! the hub owns the scheduling side (`crate::hub::Header`). Both live in one
 //! allocation, so spawning costs one `malloc`.
+//!
+//! Layer: greenlets. Owns a greenlet's typed side and the stack pool; uses the hub and `sys`.
 
 #![forbid(unsafe_code)]
 

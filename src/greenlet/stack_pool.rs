@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::io;
 
+use crate::hub::with_hub;
 use crate::sys::GreenletStack;
 
 /// Most stacks kept for reuse per thread, all sizes together.
@@ -54,10 +55,16 @@ pub(crate) fn take(size: usize) -> io::Result<GreenletStack> {
 }
 
 /// Keeps a stack of `size` usable bytes for reuse, or unmaps it if the pool is full.
+///
+/// While greenlets of this thread wait for a stack (the process is at its
+/// budget), the pool keeps one for each of them whatever its cap: unmapping
+/// a stack only for a waiter to map another costs two system calls a
+/// greenlet, and is what a burst past the budget would do for all of them.
 pub(crate) fn give(size: usize, stack: GreenletStack) {
+    let waiting = with_hub(|hub| hub.waiting_for_stack());
     let refused = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
-        if pool.pooled >= MAX_POOLED {
+        if pool.pooled >= MAX_POOLED.max(waiting) {
             return Some(stack);
         }
         pool.pooled += 1;

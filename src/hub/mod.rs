@@ -373,6 +373,11 @@ impl Hub {
         }
     }
 
+    /// Greenlets of this hub waiting for a stack to start on.
+    pub(crate) fn waiting_for_stack(&self) -> usize {
+        self.waiting_for_stack.borrow().len()
+    }
+
     /// This hub's number, unique in the process.
     pub(crate) fn serial(&self) -> u64 {
         self.serial

@@ -52,6 +52,8 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+// Layer: user-facing. Owns the socket types and name resolution; uses the reactor, time, the thread pool and `sys`.
+
 #![forbid(unsafe_code)]
 
 mod addr;

@@ -20,6 +20,8 @@
 //! (a `dup`ed descriptor would otherwise keep the registration alive).
 //!
 //! This module must not run user code while it borrows a waiter list.
+//!
+//! Layer: time and IO. Owns the registrations and the socket sides' waiters; uses the hub and time.
 
 #![forbid(unsafe_code)]
 

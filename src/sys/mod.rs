@@ -17,6 +17,8 @@
 //! - [`max_map_count`]: the kernel's cap on memory mappings per process.
 //! - [`set_backlog`]: a new accept-queue length for a socket that listens
 //!   already.
+//!
+//! Layer: the bottom. Uses nothing of the crate.
 
 mod stack;
 #[cfg(unix)]

@@ -4,6 +4,8 @@
 //! This layer sits on the hub and the greenlets; it gives timers their
 //! meanings (wake a task, interrupt it for `with_timeout`). The hub only
 //! learns from its driver when to stop waiting in its poller.
+//!
+//! Layer: time and IO. Owns the timers and their meanings; uses the hub and the greenlets.
 
 #![forbid(unsafe_code)]
 
