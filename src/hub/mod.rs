@@ -61,6 +61,10 @@ use crate::sys;
 /// due whenever a millisecond has passed.
 const CHECK_INTERVAL: u32 = 61;
 
+/// Checks further apart than this mean the turns are slow: the hub then
+/// asks the [`ticker`] for time-based checks.
+const SLOW_CHECKS: Duration = Duration::from_millis(2);
+
 /// The token of the hub's cross-thread [`mio::Waker`].
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 
@@ -97,6 +101,13 @@ pub(crate) struct Hub {
     until_check: Cell<u32>,
     /// The [`ticker`]'s tick at the last check: a new tick means a check is due.
     last_tick: Cell<u32>,
+    /// When the last check was.
+    last_check: Cell<Instant>,
+    /// The last tick saw fewer switches than [`CHECK_INTERVAL`]: checks by
+    /// count alone would come late.
+    slow_turns: Cell<bool>,
+    /// `switches` when the last new tick was seen.
+    switches_at_tick: Cell<u64>,
     switches: Cell<u64>,
     _signals: sys::ThreadSignals,
 }
@@ -368,6 +379,9 @@ impl Hub {
             },
             until_check: Cell::new(CHECK_INTERVAL),
             last_tick: Cell::new(ticker::now()),
+            last_check: Cell::new(Instant::now()),
+            slow_turns: Cell::new(false),
+            switches_at_tick: Cell::new(0),
             switches: Cell::new(0),
             _signals: sys::init_thread(),
         }
@@ -591,6 +605,12 @@ impl Hub {
             let until_check = self.until_check.get() - 1;
             let tick = ticker::now();
             if until_check == 0 || tick != self.last_tick.get() {
+                if tick != self.last_tick.get() {
+                    // Fewer switches than the count in a tick: slow turns.
+                    let switches = self.switches.get();
+                    let in_tick = switches - self.switches_at_tick.replace(switches);
+                    self.slow_turns.set(in_tick < u64::from(CHECK_INTERVAL));
+                }
                 self.until_check.set(CHECK_INTERVAL);
                 self.last_tick.set(tick);
                 self.check_events(false);
@@ -695,7 +715,9 @@ impl Hub {
     /// With `block`, and nothing runnable, waits for the nearest deadline or
     /// IO event first.
     fn check_events(&self, block: bool) {
-        self.fire(Instant::now());
+        let now = Instant::now();
+        let since_last = now.saturating_duration_since(self.last_check.replace(now));
+        self.fire(now);
         let idle = block && self.run_queue.borrow().is_empty();
         if idle {
             let deadline = self.next_deadline();
@@ -704,11 +726,19 @@ impl Hub {
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             self.poll_io(timeout);
-            self.fire(Instant::now());
+            let now = Instant::now();
+            self.last_check.set(now); // waiting idle is not a slow turn
+            self.fire(now);
         } else {
             let io = self.wants_poll();
-            if io || self.next_deadline().is_some() {
-                ticker::want(); // check again in a millisecond, however long turns take
+            // Turns are slow (greenlets compute between switches): ask the
+            // ticker for a check every millisecond, however long turns take.
+            // Fast turns reach the next check by count soon enough, and a
+            // ticker waking the thread a thousand times a second would only
+            // cost them (it shares their core when the process is pinned).
+            let slow = self.slow_turns.get() || since_last >= SLOW_CHECKS;
+            if slow && (io || self.next_deadline().is_some()) {
+                ticker::want();
             }
             if io {
                 self.poll_io(Some(Duration::ZERO));
