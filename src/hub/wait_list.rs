@@ -37,7 +37,7 @@ pub(crate) struct WaitList<G> {
 struct Inner<G> {
     /// Sorted by ticket (arrival order). The first `granted` entries hold a
     /// grant their waiter has not collected yet; the rest are still waiting.
-    entries: VecDeque<Entry<G>>,
+    entries: Entries<G>,
     granted: usize,
     next_ticket: u64,
 }
@@ -50,12 +50,71 @@ struct Entry<G> {
 
 impl<G> Inner<G> {
     fn index(&self, ticket: u64) -> Option<usize> {
-        match self.entries.front() {
-            Some(front) if front.ticket == ticket => Some(0),
-            _ => self
-                .entries
+        self.entries.index(ticket)
+    }
+}
+
+/// The entries of a wait-list: the first one inline, so that the usual list
+/// of one waiter (a join, a socket's reader) needs no allocation; the rest
+/// in a deque.
+struct Entries<G> {
+    first: Option<Entry<G>>,
+    rest: VecDeque<Entry<G>>,
+}
+
+impl<G> Entries<G> {
+    const fn new() -> Entries<G> {
+        Entries {
+            first: None,
+            rest: VecDeque::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push_back(&mut self, entry: Entry<G>) {
+        if self.first.is_none() {
+            debug_assert!(self.rest.is_empty());
+            self.first = Some(entry);
+        } else {
+            self.rest.push_back(entry);
+        }
+    }
+
+    fn back(&self) -> Option<&Entry<G>> {
+        self.rest.back().or(self.first.as_ref())
+    }
+
+    fn get_mut(&mut self, index: usize) -> Option<&mut Entry<G>> {
+        match index {
+            0 => self.first.as_mut(),
+            _ => self.rest.get_mut(index - 1),
+        }
+    }
+
+    fn remove(&mut self, index: usize) -> Option<Entry<G>> {
+        match index {
+            0 => {
+                let first = self.first.take();
+                self.first = self.rest.pop_front();
+                first
+            }
+            _ => self.rest.remove(index - 1),
+        }
+    }
+
+    /// Where the entry with `ticket` is.
+    fn index(&self, ticket: u64) -> Option<usize> {
+        match &self.first {
+            Some(first) if first.ticket == ticket => Some(0),
+            Some(_) => self
+                .rest
                 .binary_search_by_key(&ticket, |entry| entry.ticket)
-                .ok(),
+                .ok()
+                .map(|index| index + 1),
+            None => None,
         }
     }
 }
@@ -70,7 +129,7 @@ impl<G> WaitList<G> {
     pub(crate) const fn new() -> WaitList<G> {
         WaitList {
             inner: RefCell::new(Inner {
-                entries: VecDeque::new(),
+                entries: Entries::new(),
                 granted: 0,
                 next_ticket: 0,
             }),
@@ -137,7 +196,7 @@ impl<G> WaitList<G> {
     fn take_grant(&self, ticket: u64) -> Option<G> {
         let mut inner = self.inner.borrow_mut();
         let index = inner.index(ticket)?;
-        inner.entries[index].grant.as_ref()?;
+        inner.entries.get_mut(index)?.grant.as_ref()?;
         let entry = inner.entries.remove(index)?;
         inner.granted -= 1;
         entry.grant
@@ -147,8 +206,8 @@ impl<G> WaitList<G> {
     fn rearm(&self, ticket: u64) -> Waker {
         let waker = current_waker();
         let mut inner = self.inner.borrow_mut();
-        if let Some(index) = inner.index(ticket) {
-            inner.entries[index].waker = waker;
+        if let Some(entry) = inner.index(ticket).and_then(|i| inner.entries.get_mut(i)) {
+            entry.waker = waker;
         }
         waker
     }
@@ -247,6 +306,26 @@ mod tests {
         drop(first);
         drop(second);
         assert_eq!(list.waiting(), 0);
+    }
+
+    #[test]
+    fn grants_keep_arrival_order_after_waiters_leave_from_the_front_and_the_middle() {
+        let list: WaitList<u32> = WaitList::new();
+        let waiters: Vec<_> = (0..5).map(|_| list.enqueue(drop)).collect();
+        let tickets: Vec<u64> = waiters.iter().map(|w| w.ticket).collect();
+        let mut waiters: Vec<_> = waiters.into_iter().map(Some).collect();
+        drop(waiters[0].take()); // the front leaves
+        drop(waiters[2].take()); // and one from the middle
+        assert_eq!(list.waiting(), 3);
+        for grant in [10, 11, 12] {
+            list.grant(grant).unwrap();
+        }
+        assert_eq!(list.grant(13), Err(13));
+        let got: Vec<_> = [1, 3, 4]
+            .into_iter()
+            .map(|i| list.take_grant(tickets[i]))
+            .collect();
+        assert_eq!(got, [Some(10), Some(11), Some(12)]);
     }
 
     #[test]
