@@ -29,10 +29,15 @@ use super::max_map_count;
 /// Kernel mappings one stack costs.
 const MAPPINGS_PER_STACK: usize = 2;
 
-/// The colours: 64 cache lines (one per L1 set of a 4 KiB way) times 8 pages.
-const COLOURS: usize = 64 * 8;
+/// Colours within a page: 32 cache lines, spread over half the L1 sets (the
+/// set index is the address within a 4 KiB page). Kept to the first half of
+/// the page, so that a greenlet that parks with less than 2 KiB of stack
+/// still touches only its top page (each extra page is resident memory).
+const LINE_COLOURS: usize = 32;
+/// Colours by whole pages, for the larger caches whose sets go past a page.
+const PAGE_COLOURS: usize = 8;
 /// The most a colour moves a stack's top down.
-const COLOUR_SPAN: usize = 8 * 4096;
+const COLOUR_SPAN: usize = PAGE_COLOURS * 4096;
 
 /// Stacks mapped by this process and not yet unmapped (live and pooled).
 static MAPPED: AtomicUsize = AtomicUsize::new(0);
@@ -91,7 +96,8 @@ impl GreenletStack {
                 format!("the process holds {budget} greenlet stacks, the most {limit} allows"),
             ));
         }
-        let colour = (NEXT_COLOUR.fetch_add(1, Ordering::Relaxed) % COLOURS) * 64;
+        let n = NEXT_COLOUR.fetch_add(1, Ordering::Relaxed);
+        let colour = (n % LINE_COLOURS) * 64 + (n / LINE_COLOURS % PAGE_COLOURS) * 4096;
         match DefaultStack::new(size.saturating_add(COLOUR_SPAN)) {
             Ok(inner) => Ok(GreenletStack { inner, colour }),
             Err(error) => {
