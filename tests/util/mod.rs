@@ -148,12 +148,24 @@ pub mod child {
     /// `scenario done` (so it neither aborted nor returned early).
     #[track_caller]
     pub fn assert_runs_to_the_end(name: &str, scenario: impl FnOnce()) {
+        run_scenario(name, &[], scenario);
+    }
+
+    /// As [`assert_runs_to_the_end`], with extra environment variables for
+    /// the child; in the parent, returns the child's output for more checks
+    /// (`None` in the child).
+    #[track_caller]
+    pub fn run_scenario(
+        name: &str,
+        env: &[(&str, &str)],
+        scenario: impl FnOnce(),
+    ) -> Option<Output> {
         if is_child(name) {
             scenario();
             println!("scenario done");
-            return;
+            return None;
         }
-        let out = run(name);
+        let out = run_with(name, env);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -161,5 +173,6 @@ pub mod child {
             "the child failed ({}):\n{stdout}\n{stderr}",
             out.status
         );
+        Some(out)
     }
 }
