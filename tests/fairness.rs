@@ -97,3 +97,42 @@ fn a_socket_read_beside_a_greenlet_busy_two_ms_between_yields_wakes_within_five_
     writer.join().unwrap();
     assert!(median(samples.clone()) < ms(5), "reads took {samples:?}");
 }
+
+/// Whether a thread of this process has the name `name`.
+fn has_thread(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            comm.trim() == name
+        })
+}
+
+#[test]
+fn fast_turns_that_arm_timers_all_the_time_do_not_start_the_ticker() {
+    // In a child process: the ticker is one thread for the whole process.
+    util::child::run_scenario(
+        "fast_turns_that_arm_timers_all_the_time_do_not_start_the_ticker",
+        &[],
+        || {
+            let start = Instant::now();
+            let workers: Vec<_> = (0..10)
+                .map(|_| {
+                    greenlet::spawn(move || {
+                        while start.elapsed() < ms(200) {
+                            // A timed wait that ends at once, as a server's
+                            // per-request timeout does, between quick yields.
+                            let _ = greenlet::with_timeout(ms(50), greenlet::yield_now);
+                        }
+                    })
+                })
+                .collect();
+            greenlet::joinall(workers);
+            assert!(
+                !has_thread("greenlet-ticker"),
+                "the ticker started for fast turns"
+            );
+        },
+    );
+}

@@ -26,14 +26,19 @@ fn has_thread(name: &str) -> bool {
 }
 
 /// Starts the hubs' ticker, the one thread the process gets (once) when a
-/// busy hub has timers or sockets to check, and waits until it is named.
+/// hub with timers or sockets runs slow turns, and waits until it is named.
 fn start_the_ticker() {
     let busy = spawn(|| {
-        for _ in 0..1000 {
+        for _ in 0..10 {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_millis(3) {
+                std::hint::spin_loop();
+            }
             yield_now();
         }
     });
-    greenlet::sleep(std::time::Duration::from_millis(2));
+    yield_now(); // one slow turn: the sleep below is armed beside it
+    greenlet::sleep(std::time::Duration::from_millis(5));
     busy.join().unwrap();
     let start = std::time::Instant::now();
     while !has_thread("greenlet-ticker") {

@@ -420,10 +420,15 @@ impl Hub {
         f(self.poll.borrow().registry())
     }
 
-    /// A driver armed a wake-up at a time: while greenlets run, the hub
-    /// then checks by elapsed time too (see [`ticker`]).
+    /// A driver armed a wake-up at a time. If greenlets are runnable and
+    /// their turns are slow (the last check was long ago), the hub checks by
+    /// elapsed time too (see [`ticker`]); fast turns reach the next check
+    /// by count soon enough, and a server arming a timeout per request must
+    /// not keep the ticker waking its thread.
     pub(crate) fn deadline_armed(&self) {
-        if !self.run_queue.borrow().is_empty() {
+        if !self.run_queue.borrow().is_empty()
+            && (self.slow_turns.get() || self.last_check.get().elapsed() >= SLOW_CHECKS)
+        {
             ticker::want();
         }
     }
