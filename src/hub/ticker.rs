@@ -5,8 +5,11 @@
 //! does not read one per turn. Instead one thread (`greenlet-ticker`)
 //! bumps [`TICKS`] every millisecond, and each turn of a hub's loop compares
 //! it with the value it saw at its last check: one relaxed load. The thread
-//! runs only while some hub asks for it (a hub that runs greenlets while it
-//! has timers or parked IO), and parks after 100 ms without a request.
+//! runs only while some hub asks for it — one whose turns are slow (checks by
+//! count come more than 2 ms apart, or a tick passes in fewer turns than the
+//! count) while it has timers or IO to check — and parks after 100 ms without
+//! a request. Fast turns never start it: checks by count come soon enough,
+//! and its wake-ups would only take time from them.
 //!
 //! [`CHECK_INTERVAL`]: super::CHECK_INTERVAL
 
