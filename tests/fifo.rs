@@ -8,9 +8,17 @@ use std::io::{Read, Write};
 use greenlet::net::{TcpListener, TcpStream};
 use util::{LONG, Log, ms};
 
-/// Three greenlets join one that ends after 50 ms; `leaver` gives up after 10 ms.
+/// How long a test waits for what must happen soon before it fails.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Three greenlets join one that ends once released; `leaver` gives up
+/// after 10 ms, and the target is released only after it has.
 fn joiners_wake_order(leaver: &'static str) -> Vec<String> {
-    let target = std::rc::Rc::new(greenlet::spawn(|| greenlet::sleep(ms(50))));
+    let release = greenlet::event::Event::new();
+    let target = {
+        let release = release.clone();
+        std::rc::Rc::new(greenlet::spawn(move || release.wait()))
+    };
     let log = Log::default();
     let joiners: Vec<_> = ["first", "middle", "last"]
         .into_iter()
@@ -23,6 +31,8 @@ fn joiners_wake_order(leaver: &'static str) -> Vec<String> {
             })
         })
         .collect();
+    util::wait_until(PATIENCE, || !log.entries().is_empty()); // the leaver left
+    release.set();
     greenlet::joinall(joiners);
     log.entries()
 }
@@ -70,7 +80,7 @@ fn readers_wake_order(leaver: &'static str) -> Vec<String> {
             })
         })
         .collect();
-    greenlet::sleep(ms(30)); // all three wait; the middle one has left
+    util::wait_until(PATIENCE, || !log.entries().is_empty()); // the leaver left
     // One byte at a time, so each wake-up serves exactly one reader.
     client.write_all(b"a").unwrap();
     greenlet::sleep(ms(20));
