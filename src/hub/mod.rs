@@ -312,17 +312,25 @@ impl ExternalWait {
 
     /// Parks the current task until the waker has fired. A kill or
     /// `with_timeout` unwinds out of it (except while already unwinding).
+    ///
+    /// It parks on a wait-list of its own, like every wait: the other
+    /// thread cannot grant it, so it wakes the parked task through a copy of
+    /// its waker, which the hub delivers (see [`Hub::receive_remote_wakeups`]).
     pub(crate) fn wait(&self, what: &'static str) {
-        loop {
-            {
-                let mut signal = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
-                if signal.done {
-                    return;
-                }
-                signal.waker = Some(current_waker());
-            }
-            park(WaitOn::Named(what));
+        if self.is_done() {
+            return;
         }
+        let own: WaitList<()> = WaitList::new();
+        own.enqueue(drop).park_with(
+            WaitOn::Named(what),
+            |waker| {
+                self.signal
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .waker = Some(waker);
+            },
+            || self.is_done(),
+        );
     }
 }
 

@@ -244,12 +244,13 @@ pub(crate) struct Waiter<'a, G, F: FnOnce(G)> {
 }
 
 impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
-    /// Parks until granted (`Some`), or until `over()` says, after a wake-up
-    /// without a grant, that the wait is over (`None`). Before each park
-    /// `arm` gets the waker for it and returns what to hold while parked (a
-    /// timer that fires the waker at a deadline). A kill or a
-    /// `with_timeout` unwinds out of it. `what` names the wait in the
-    /// deadlock message.
+    /// Parks until granted (`Some`), or until `over()` says that the wait is
+    /// over (`None`). Before each park `arm` gets the waker for it and
+    /// returns what to hold while parked (a timer that fires the waker at a
+    /// deadline, or a copy of the waker handed to another thread); `over()`
+    /// is asked after arming, so a condition that came true before the
+    /// waker was handed out is not slept through. A kill or a `with_timeout`
+    /// unwinds out of it. `what` names the wait in the deadlock message.
     #[inline(always)] // its frame stays open across the switch
     pub(crate) fn park_with<T>(
         mut self,
@@ -263,6 +264,9 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
         };
         loop {
             let _armed = arm(waker);
+            if over() {
+                return None; // dropping `self` leaves the list
+            }
             park(what);
             if let Some(grant) = self.list.take_grant(self.ticket) {
                 self.orphan = None;
