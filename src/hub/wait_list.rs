@@ -258,9 +258,11 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
         mut arm: impl FnMut(Waker) -> T,
         mut over: impl FnMut() -> bool,
     ) -> Option<G> {
+        // The waker stored at `enqueue` is still good unless the task was
+        // woken since (then its park generation moved on).
         let mut waker = match self.waker.take() {
-            Some(waker) => waker,
-            None => self.list.rearm(self.ticket),
+            Some(waker) if waker == current_waker() => waker,
+            _ => self.list.rearm(self.ticket),
         };
         loop {
             let _armed = arm(waker);
