@@ -35,9 +35,9 @@ pub(crate) trait Driver: Any {
         false
     }
 
-    /// An event from the hub's poller, for a token this driver registered.
-    /// (Every event goes to every driver; only the reactor registers.)
-    fn on_event(&self, _hub: &Hub, _event: &mio::event::Event) {}
+    /// The events of one poll, but for the hub's own waker. Each driver
+    /// takes those for the tokens it registered (only the reactor does).
+    fn on_events(&self, _hub: &Hub, _events: &mio::Events) {}
 
     /// Whether it may still wake a parked task. With nothing runnable and no
     /// driver that may, the root context's wait is a deadlock.

@@ -174,10 +174,12 @@ impl<'a> CurrentGreenlet<'a> {
 fn with_current<R>(f: impl for<'a> FnOnce(Option<CurrentGreenlet<'a>>) -> R) -> R {
     let current = CURRENT.with(Cell::get);
     // SAFETY: by CURRENT's invariant a non-null pointer is the header of the
-    // greenlet whose code is running, which `Current` keeps borrowed (so
-    // alive) until it clears CURRENT. Only code running inside that greenlet
-    // sees it non-null, and the reference given to `f` cannot outlive the
-    // call, which that greenlet's code makes.
+    // greenlet whose code is running (only that code sees it non-null). The
+    // header lives at least as long as that greenlet's stack frames, this
+    // call among them, even across switches: its coroutine body holds an
+    // `Rc` of its task (`GreenletBody::start`), and a suspended coroutine is
+    // never dropped (`greenlet::Running` leaks it). `f` cannot keep the
+    // reference past the call.
     let header = unsafe { current.as_ref() };
     f(header.map(|header| CurrentGreenlet {
         header,
@@ -192,8 +194,9 @@ pub(crate) fn with_hub<R>(f: impl FnOnce(&Hub) -> R) -> R {
     if hub.is_null() {
         hub = Hub::install();
     }
-    // SAFETY: by HUB's invariant a non-null pointer is a live hub that stays
-    // alive until the thread exits, which this frame outlasts.
+    // SAFETY: by HUB's invariant a non-null pointer is a live hub, freed only
+    // as the thread exits, when no frame of its code is live: so it outlives
+    // this call, and `f` cannot keep the reference past it.
     f(unsafe { &*hub })
 }
 
@@ -485,7 +488,7 @@ impl Hub {
         with_current(|current| match current {
             Some(current) => park_greenlet(&current, what),
             None => {
-                let root = &self.root.header();
+                let root = self.root.header();
                 raise_pending(root, None);
                 root.wait_on.set(what);
                 root.schedule.park();
@@ -802,13 +805,10 @@ impl Hub {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("greenlet: the hub's poll failed: {e}"),
         }
-        for event in events.iter() {
-            if event.token() == WAKER_TOKEN {
-                self.receive_remote_wakeups();
-            } else {
-                self.each_driver(|driver| driver.on_event(self, event));
-            }
+        if events.iter().any(|event| event.token() == WAKER_TOKEN) {
+            self.receive_remote_wakeups();
         }
+        self.each_driver(|driver| driver.on_events(self, &events));
     }
 
     // ---- IO and other threads ----------------------------------------------
@@ -830,7 +830,7 @@ impl Hub {
 
     /// Panics in the root context with the list of parked greenlets.
     fn deadlock(&self) -> ! {
-        let root = &self.root.header();
+        let root = self.root.header();
         root.schedule.wake(None);
         root.schedule.run();
         let mut message = String::from("greenlet: deadlock: this operation would block forever\n");

@@ -392,13 +392,13 @@ impl Schedule {
 pub(crate) struct Header {
     /// Identity and guard page, read by the stack-overflow handler.
     pub(crate) owner: StackOwner,
-    pub(crate) schedule: Schedule,
+    pub(super) schedule: Schedule,
     /// Whether a coroutine was ever built (the closure has been handed to it).
-    pub(crate) started: Cell<bool>,
+    pub(super) started: Cell<bool>,
     pub(crate) interruption: Interruption,
     /// A `spawn_later` greenlet's key in the hub's delayed starts, until it starts.
-    pub(crate) start_at: Cell<Option<(std::time::Instant, u64)>>,
-    pub(crate) wait_on: Cell<WaitOn>,
+    pub(super) start_at: Cell<Option<(std::time::Instant, u64)>>,
+    pub(super) wait_on: Cell<WaitOn>,
     /// The running coroutine's yielder, while its body runs (see [`Header::yielder`]).
     ///
     /// # Invariant
@@ -408,7 +408,7 @@ pub(crate) struct Header {
     /// frame of that body, on the task's own stack.
     yielder: Cell<*const GreenletYielder>,
     /// This greenlet's key in the hub's table of live greenlets.
-    pub(crate) slab_key: Cell<usize>,
+    pub(super) slab_key: Cell<usize>,
     /// Tasks waiting for this one to finish; granted when it does.
     pub(crate) joiners: WaitList<()>,
     /// This task's `greenlet_local!` values, keyed by their key's address.

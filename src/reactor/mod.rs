@@ -217,10 +217,14 @@ impl Driver for Reactor {
         !self.sources.borrow().is_empty()
     }
 
-    fn on_event(&self, _hub: &Hub, event: &mio::event::Event) {
-        // Waking only queues tasks: no user code runs under this borrow.
-        if let Some(state) = self.sources.borrow().get(event.token().0) {
-            state.on_event(event);
+    fn on_events(&self, _hub: &Hub, events: &mio::Events) {
+        // Waking only queues tasks: no user code runs under this borrow. The
+        // hub's waker token (`usize::MAX`) is never a key of this table.
+        let sources = self.sources.borrow();
+        for event in events.iter() {
+            if let Some(state) = sources.get(event.token().0) {
+                state.on_event(event);
+            }
         }
     }
 
