@@ -21,12 +21,13 @@ use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use corosensei::{Coroutine, CoroutineResult};
+use corosensei::Coroutine;
 
 use crate::hub::{
-    GreenletYielder, Header, Interrupted, State, Suspend, Task, TaskCell, TaskRef, WaitOn, Waker,
-    with_hub,
+    GreenletCoroutine, GreenletYielder, Header, Interrupted, State, Task, TaskCell, TaskRef,
+    WaitOn, Waker, with_hub,
 };
+use crate::sys::GreenletStack;
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
 ///
@@ -499,7 +500,6 @@ impl Builder {
                 GreenletBody {
                     this: this.clone(),
                     body: RefCell::new(Body::Pending(f)),
-                    coroutine: RefCell::new(Running::default()),
                 },
             )
         });
@@ -528,33 +528,6 @@ struct GreenletBody<F, T> {
     /// The allocation this body is part of, for the coroutine to hold.
     this: Weak<GreenletCell<F, T>>,
     body: RefCell<Body<F, T>>,
-    coroutine: RefCell<Running>,
-}
-
-type Coro = Coroutine<(), Suspend, (), crate::sys::GreenletStack>;
-
-/// A greenlet's coroutine, from its start until it has finished.
-///
-/// Dropping a suspended corosensei coroutine unwinds its stack from wherever
-/// the drop happens (a table being cleared, a thread-local destructor),
-/// running the greenlet's destructors outside the hub. This type never does:
-/// dropped unfinished, it leaks the coroutine and its stack instead (the
-/// stack's memory must stay valid for anything on it that was pinned). The
-/// hub ends greenlets only by running them to their end (a kill unwinds them
-/// from inside).
-#[derive(Default)]
-struct Running(Option<Coro>);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(coroutine) = self.0.take()
-            && coroutine.started()
-            && !coroutine.done()
-        {
-            log::debug!(target: "greenlet", "a suspended greenlet's stack is leaked");
-            std::mem::forget(coroutine);
-        }
-    }
 }
 
 enum Body<F, T> {
@@ -571,7 +544,7 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    fn start(&self, header: &Header) -> io::Result<()> {
+    fn start(&self, header: &Header) -> io::Result<GreenletCoroutine> {
         let stack = stack_pool::take(header.owner.stack_size)?;
         header.owner.guard_start.set(stack.guard_start());
         let owned = self.this.upgrade().expect("the hub starts a task it holds");
@@ -593,29 +566,11 @@ where
             let result = outcome.map_err(|payload| header.join_error(payload));
             this.body.replace(Body::Done(result));
         });
-        self.coroutine.borrow_mut().0 = Some(coroutine);
-        Ok(())
+        Ok(coroutine)
     }
 
-    #[inline]
-    fn resume(&self, header: &Header) -> Option<Suspend> {
-        let result = {
-            let mut running = self.coroutine.borrow_mut();
-            let coroutine = running
-                .0
-                .as_mut()
-                .expect("a started greenlet has a coroutine");
-            coroutine.resume(())
-        };
-        match result {
-            CoroutineResult::Yield(why) => Some(why),
-            CoroutineResult::Return(()) => {
-                let finished = self.coroutine.borrow_mut().0.take();
-                let stack = finished.expect("it just returned").into_stack();
-                stack_pool::give(header.owner.stack_size, stack);
-                None
-            }
-        }
+    fn recycle(&self, header: &Header, stack: GreenletStack) {
+        stack_pool::give(header.owner.stack_size, stack);
     }
 
     fn cancel(&self) {

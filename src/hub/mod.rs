@@ -34,11 +34,11 @@ pub(crate) use driver::Driver;
 pub(crate) use wait_list::{WaitList, Waiter};
 
 pub(crate) use task::{
-    GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootBody, RootTask, State, Suspend,
-    Task, TaskCell, TaskRef, TimeoutScope, WaitOn, Waker,
+    GreenletCoroutine, GreenletYielder, Header, Interrupt, Interrupted, ROOT_ID, RootBody,
+    RootTask, State, Suspend, Task, TaskCell, TaskRef, TimeoutScope, WaitOn, Waker,
 };
 
-use task::Raise;
+use task::{Raise, Resumed};
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -178,7 +178,7 @@ fn with_current<R>(f: impl for<'a> FnOnce(Option<CurrentGreenlet<'a>>) -> R) -> 
     // header lives at least as long as that greenlet's stack frames, this
     // call among them, even across switches: its coroutine body holds an
     // `Rc` of its task (`GreenletBody::start`), and a suspended coroutine is
-    // never dropped (`greenlet::Running` leaks it). `f` cannot keep the
+    // never dropped (`task::Running` leaks it). `f` cannot keep the
     // reference past the call.
     let header = unsafe { current.as_ref() };
     f(header.map(|header| CurrentGreenlet {
@@ -652,20 +652,23 @@ impl Hub {
         }
         header.schedule.run();
         self.switches.set(self.switches.get() + 1);
-        let suspended = {
+        let resumed = {
             // `task` stays in this frame while the greenlet runs; the table
             // keeps it alive beyond that (see CURRENT).
             let _current = Current::enter(&task);
-            task.body.resume(header)
+            header.resume()
         };
         header.interruption.switched_out();
-        match suspended {
-            Some(Suspend::Yield) => {
+        match resumed {
+            Resumed::Suspended(Suspend::Yield) => {
                 header.schedule.yielded();
                 self.run_queue.borrow_mut().push_back(task);
             }
-            Some(Suspend::Park) => {} // its wakers hold it
-            None => self.finish(task),
+            Resumed::Suspended(Suspend::Park) => {} // its wakers hold it
+            Resumed::Finished(stack) => {
+                task.body.recycle(header, stack);
+                self.finish(task);
+            }
         }
     }
 
@@ -676,8 +679,9 @@ impl Hub {
     /// could last for ever, so it fails.
     fn start(&self, task: &TaskRef) -> bool {
         let header = task.header();
-        match task.body.start(task.header()) {
-            Ok(()) => {
+        match task.body.start(header) {
+            Ok(coroutine) => {
+                header.install(coroutine);
                 header.started.set(true);
                 self.stacks_in_use.set(self.stacks_in_use.get() + 1);
                 true

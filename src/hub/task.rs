@@ -12,10 +12,10 @@ use std::fmt;
 use std::io;
 use std::rc::Rc;
 
-use corosensei::Yielder;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::wait_list::WaitList;
-use crate::sys::StackOwner;
+use crate::sys::{GreenletStack, StackOwner};
 
 /// What a greenlet hands the hub when it switches out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub(crate) enum Suspend {
 
 /// What a greenlet's coroutine body switches out with.
 pub(crate) type GreenletYielder = Yielder<(), Suspend>;
+
+/// A greenlet's coroutine. Its type is fixed (the closure is inside it), so
+/// the hub resumes it directly, without a virtual call.
+pub(crate) type GreenletCoroutine = Coroutine<(), Suspend, (), GreenletStack>;
 
 /// The hub's handle on a greenlet (or on the root context).
 pub(crate) type TaskRef = Rc<TaskCell<dyn Task>>;
@@ -54,13 +58,14 @@ impl<B: ?Sized> TaskCell<B> {
 }
 
 /// The type-erased side of a greenlet: what the hub asks of its body.
+/// Resuming is not among it: the hub resumes the coroutine that `start`
+/// made, kept in the header ([`Header::resume`]).
 pub(crate) trait Task {
     /// Builds the coroutine that will run the greenlet's closure, taking a
     /// stack for it; fails if no stack can be had now.
-    fn start(&self, header: &Header) -> io::Result<()>;
-    /// Runs the started greenlet until it switches out (`Some`) or finishes
-    /// (`None`, and its stack is given back).
-    fn resume(&self, header: &Header) -> Option<Suspend>;
+    fn start(&self, header: &Header) -> io::Result<GreenletCoroutine>;
+    /// Takes back the stack of the greenlet's coroutine, which has finished.
+    fn recycle(&self, header: &Header, stack: GreenletStack);
     /// Drops the closure of a greenlet that never ran and records it as killed.
     fn cancel(&self);
     /// Records that the greenlet could not start because no stack could be had.
@@ -395,6 +400,8 @@ pub(crate) struct Header {
     pub(super) schedule: Schedule,
     /// Whether a coroutine was ever built (the closure has been handed to it).
     pub(super) started: Cell<bool>,
+    /// The coroutine, from the start until it has finished.
+    coroutine: Running,
     pub(crate) interruption: Interruption,
     /// A `spawn_later` greenlet's key in the hub's delayed starts, until it starts.
     pub(super) start_at: Cell<Option<(std::time::Instant, u64)>>,
@@ -426,6 +433,7 @@ impl Header {
             },
             schedule: Schedule::new(),
             started: Cell::new(false),
+            coroutine: Running(RefCell::new(None)),
             interruption: Interruption::default(),
             start_at: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
@@ -434,6 +442,31 @@ impl Header {
             joiners: WaitList::new(),
             locals: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Keeps the coroutine its [`Task::start`] made, to be resumed.
+    pub(super) fn install(&self, coroutine: GreenletCoroutine) {
+        *self.coroutine.0.borrow_mut() = Some(coroutine);
+    }
+
+    /// Runs the started greenlet until it switches out, or until it ends:
+    /// then its coroutine is gone, and its stack is returned.
+    #[inline(always)]
+    pub(super) fn resume(&self) -> Resumed {
+        let result = match &mut *self.coroutine.0.borrow_mut() {
+            Some(coroutine) => coroutine.resume(()),
+            None => unreachable!("the hub resumes only started greenlets"),
+        };
+        match result {
+            CoroutineResult::Yield(why) => Resumed::Suspended(why),
+            CoroutineResult::Return(()) => self.finished(),
+        }
+    }
+
+    #[cold]
+    fn finished(&self) -> Resumed {
+        let coroutine = self.coroutine.0.borrow_mut().take();
+        Resumed::Finished(coroutine.expect("it just returned").into_stack())
     }
 
     /// Runs `body` as this task's coroutine body: the yielder is known to the
@@ -505,6 +538,37 @@ impl Header {
     }
 }
 
+/// How a resumed greenlet came back to the hub.
+pub(crate) enum Resumed {
+    /// It switched out, still alive.
+    Suspended(Suspend),
+    /// It ran to its end; this was its stack.
+    Finished(GreenletStack),
+}
+
+/// A greenlet's coroutine, from its start until it has finished.
+///
+/// Dropping a suspended corosensei coroutine unwinds its stack from wherever
+/// the drop happens (a table being cleared, a thread-local destructor),
+/// running the greenlet's destructors outside the hub. This type never does:
+/// dropped unfinished, it leaks the coroutine and its stack instead (the
+/// stack's memory must stay valid for anything on it that was pinned). The
+/// hub ends greenlets only by running them to their end (a kill unwinds them
+/// from inside).
+struct Running(RefCell<Option<GreenletCoroutine>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(coroutine) = self.0.get_mut().take()
+            && coroutine.started()
+            && !coroutine.done()
+        {
+            log::debug!(target: "greenlet", "a suspended greenlet's stack is leaked");
+            std::mem::forget(coroutine);
+        }
+    }
+}
+
 /// The root context's id; greenlet ids start at 1.
 pub(crate) const ROOT_ID: u64 = 0;
 
@@ -530,11 +594,11 @@ pub(crate) type RootTask = TaskCell<RootBody>;
 pub(crate) struct RootBody;
 
 impl Task for RootBody {
-    fn start(&self, _header: &Header) -> io::Result<()> {
+    fn start(&self, _header: &Header) -> io::Result<GreenletCoroutine> {
         unreachable!("the root context runs on the thread's own stack")
     }
 
-    fn resume(&self, _header: &Header) -> Option<Suspend> {
+    fn recycle(&self, _header: &Header, _stack: GreenletStack) {
         unreachable!("the root context runs on the thread's own stack")
     }
 
