@@ -175,6 +175,8 @@ mod greenlet;
 mod hub;
 pub mod local;
 pub mod lock;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+pub mod monkey;
 pub mod net;
 pub mod pool;
 pub mod queue;

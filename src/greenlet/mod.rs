@@ -563,7 +563,12 @@ where
                     f()
                 }))
             });
-            let result = outcome.map_err(|payload| header.join_error(payload));
+            let result = match outcome {
+                // A kill that cancelled a foreign call (a hooked libc
+                // function, which cannot unwind) is a kill all the same.
+                Ok(_) if header.interruption.was_cancelled_by_kill() => Err(JoinError::Killed),
+                outcome => outcome.map_err(|payload| header.join_error(payload)),
+            };
             this.body.replace(Body::Done(result));
         });
         Ok(coroutine)

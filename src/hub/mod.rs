@@ -997,6 +997,68 @@ fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
     raise_pending(header, Some(current));
 }
 
+/// Whether a greenlet (not the root context) is running on this thread.
+#[inline(always)]
+pub(crate) fn in_greenlet() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// A wait cancelled by a kill or a `with_timeout` (see [`park_cancellable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cancelled;
+
+/// [`park`] for code called from foreign frames (a hooked libc function),
+/// through which unwinding is undefined behaviour: where `park` would unwind
+/// with a kill or a timeout, this returns `Err(Cancelled)` instead, before
+/// or after parking (see [`task::Interruption::take_cancelling`]). In the
+/// root context it is `park`.
+#[inline(always)]
+pub(crate) fn park_cancellable(what: WaitOn) -> Result<(), Cancelled> {
+    with_current(|current| match current {
+        Some(current) => {
+            let header = current.header();
+            cancel_pending(header, &current)?;
+            header.wait_on.set(what);
+            header.schedule.park();
+            current.suspend(Suspend::Park);
+            cancel_pending(header, &current)
+        }
+        None => {
+            with_hub(|hub| hub.park(what));
+            Ok(())
+        }
+    })
+}
+
+#[inline(always)]
+fn cancel_pending(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), Cancelled> {
+    if header.interruption.is_pending() {
+        cancel(header, current)
+    } else {
+        Ok(())
+    }
+}
+
+/// [`raise`] for a foreign call: cancels it instead of unwinding.
+#[cold]
+#[inline(never)]
+fn cancel(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), Cancelled> {
+    loop {
+        let panicking = std::thread::panicking();
+        let others = if panicking && !header.interruption.is_unwinding() {
+            with_hub(|hub| hub.unwinding_besides(header))
+        } else {
+            0
+        };
+        header.interruption.refresh(panicking, others);
+        match header.interruption.take_cancelling() {
+            Raise::Nothing => return Ok(()),
+            Raise::Now(_) => return Err(Cancelled),
+            Raise::SwitchFirst => current.suspend(Suspend::Yield),
+        }
+    }
+}
+
 /// A waker for the current task's next park; for a greenlet, without
 /// touching the hub.
 #[inline]

@@ -148,6 +148,13 @@ pub(crate) struct Interruption {
     unwind_seq: Cell<u32>,
     /// A kill was raised since the task last switched out.
     kill_raised: Cell<bool>,
+    /// A kill cancelled a foreign call (see [`Interruption::take_cancelling`]):
+    /// the task counts as killed however it ends.
+    kill_cancelled: Cell<bool>,
+    /// The outermost `with_timeout` scope whose timeout cancelled a foreign
+    /// call instead of unwinding: that scope reports `Elapsed` however its
+    /// closure ends.
+    timeout_cancelled: Cell<Option<u64>>,
 }
 
 impl Interruption {
@@ -271,6 +278,70 @@ impl Interruption {
             }
             None => Raise::Nothing,
         }
+    }
+
+    /// [`Interruption::take_raisable`] for a switch point in a foreign call
+    /// (a hooked libc function), which must not unwind: `Now` means "cancel
+    /// the call" (it returns `ECANCELED`), and is recorded, so that the task
+    /// still counts as killed ([`Interruption::was_cancelled_by_kill`]) or
+    /// its `with_timeout` as elapsed ([`Interruption::take_cancelled_timeout`])
+    /// however the caller goes on. Nothing starts unwinding.
+    pub(crate) fn take_cancelling(&self) -> Raise {
+        if !self.any.get() {
+            return Raise::Nothing;
+        }
+        if self.unwinding.get() {
+            let Some(scope) = self.inner.get() else {
+                return Raise::Nothing;
+            };
+            if scope.inside_unwind != Some(self.unwind_seq.get()) {
+                return Raise::Nothing;
+            }
+            self.inner.set(None);
+            self.update_any();
+            self.note_cancelled_timeout(scope.id);
+            return Raise::Now(Interrupt::Timeout(scope));
+        }
+        if self.kill.get() {
+            if self.kill_raised.get() {
+                return Raise::SwitchFirst;
+            }
+            self.kill_raised.set(true);
+            self.kill_cancelled.set(true);
+            return Raise::Now(Interrupt::Kill);
+        }
+        let scope = self.outer.take().or_else(|| self.inner.take());
+        self.update_any();
+        match scope {
+            Some(scope) => {
+                self.note_cancelled_timeout(scope.id);
+                Raise::Now(Interrupt::Timeout(scope))
+            }
+            None => Raise::Nothing,
+        }
+    }
+
+    fn note_cancelled_timeout(&self, id: u64) {
+        let outermost = match self.timeout_cancelled.get() {
+            Some(earlier) => earlier.min(id),
+            None => id,
+        };
+        self.timeout_cancelled.set(Some(outermost));
+    }
+
+    /// Whether a kill cancelled a foreign call of this task.
+    pub(crate) fn was_cancelled_by_kill(&self) -> bool {
+        self.kill_cancelled.get()
+    }
+
+    /// Whether the timeout of scope `id` cancelled a foreign call (and
+    /// forgets it): that scope has elapsed.
+    pub(crate) fn take_cancelled_timeout(&self, id: u64) -> bool {
+        if self.timeout_cancelled.get() == Some(id) {
+            self.timeout_cancelled.set(None);
+            return true;
+        }
+        false
     }
 
     /// The task switched out: a kill it swallowed may be raised again.

@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
 
-use super::{WaitOn, Waker, current_waker, park, with_hub};
+use super::{Cancelled, WaitOn, Waker, current_waker, park, park_cancellable, with_hub};
 
 /// A FIFO of parked tasks, each waiting to be granted a `G`.
 pub(crate) struct WaitList<G> {
@@ -253,11 +253,39 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
     /// unwinds out of it. `what` names the wait in the deadlock message.
     #[inline(always)] // its frame stays open across the switch
     pub(crate) fn park_with<T>(
+        self,
+        what: WaitOn,
+        arm: impl FnMut(Waker) -> T,
+        over: impl FnMut() -> bool,
+    ) -> Option<G> {
+        let parked = self.park_loop(what, arm, over, |what| {
+            park(what);
+            Ok(())
+        });
+        parked.unwrap_or_else(|Cancelled| unreachable!("`park` unwinds instead"))
+    }
+
+    /// [`Waiter::park_with`] for code called from foreign frames, which must
+    /// not unwind: a kill or `with_timeout` cancels the wait instead
+    /// (`Err`), as [`park_cancellable`] does.
+    #[inline(always)] // its frame stays open across the switch
+    pub(crate) fn park_with_cancel<T>(
+        self,
+        what: WaitOn,
+        arm: impl FnMut(Waker) -> T,
+        over: impl FnMut() -> bool,
+    ) -> Result<Option<G>, Cancelled> {
+        self.park_loop(what, arm, over, park_cancellable)
+    }
+
+    #[inline(always)]
+    fn park_loop<T>(
         mut self,
         what: WaitOn,
         mut arm: impl FnMut(Waker) -> T,
         mut over: impl FnMut() -> bool,
-    ) -> Option<G> {
+        mut park: impl FnMut(WaitOn) -> Result<(), Cancelled>,
+    ) -> Result<Option<G>, Cancelled> {
         // The waker stored at `enqueue` is still good unless the task was
         // woken since (then its park generation moved on).
         let mut waker = match self.waker.take() {
@@ -267,15 +295,15 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
         loop {
             let _armed = arm(waker);
             if over() {
-                return None; // dropping `self` leaves the list
+                return Ok(None); // dropping `self` leaves the list
             }
-            park(what);
+            park(what)?;
             if let Some(grant) = self.list.take_grant(self.ticket) {
                 self.orphan = None;
-                return Some(grant);
+                return Ok(Some(grant));
             }
             if over() {
-                return None; // dropping `self` leaves the list
+                return Ok(None); // dropping `self` leaves the list
             }
             waker = self.list.rearm(self.ticket);
         }

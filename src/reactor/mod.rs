@@ -36,7 +36,10 @@ use mio::unix::SourceFd;
 
 use slab::Slab;
 
-use crate::hub::{Driver, Hub, WaitList, WaitOn, try_with_hub, with_hub};
+use crate::hub::{
+    Cancelled, Driver, Hub, WaitList, WaitOn, current_waker, park_cancellable, try_with_hub,
+    with_hub,
+};
 use crate::time::CancelTimer;
 use crate::time::deadline_after;
 
@@ -119,6 +122,12 @@ impl IoState {
         self.ready.set(self.ready.get() & !direction.ready_bits());
     }
 
+    /// For a caller that learnt otherwise (a `poll` found `direction` not
+    /// ready): the next wait parks until the next event.
+    pub(crate) fn mark_not_ready(&self, direction: Direction) {
+        self.clear_all(direction);
+    }
+
     #[inline]
     fn clear(&self, direction: Direction) {
         self.ready.set(self.ready.get() & !direction.bit());
@@ -169,6 +178,55 @@ impl IoState {
         );
         self.is_ready(direction) || deadline.is_none_or(|deadline| Instant::now() < deadline)
     }
+}
+
+impl IoState {
+    /// [`IoState::wait`] for a foreign call (a hooked libc function), which
+    /// must not unwind: a kill or `with_timeout` cancels it instead.
+    #[inline(always)] // its frame stays open across the switch
+    fn wait_cancellable(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, Cancelled> {
+        let waiter = self.side(direction).enqueue(drop);
+        waiter.park_with_cancel(
+            WaitOn::Named(what),
+            |waker| deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
+            || deadline.is_some_and(|deadline| Instant::now() >= deadline),
+        )?;
+        Ok(self.is_ready(direction) || deadline.is_none_or(|deadline| Instant::now() < deadline))
+    }
+}
+
+/// Parks until one of `sides` may be ready, `deadline` passes, or any
+/// wake-up (the caller asks the descriptors again): `poll` over several
+/// descriptors. Cancelled as [`IoState::wait_cancellable`] is.
+pub(crate) fn wait_any(
+    sides: &[(&IoState, Direction)],
+    deadline: Option<Instant>,
+    what: &'static str,
+) -> Result<(), Cancelled> {
+    // Every entry holds the waker of this park: the first grant wakes the
+    // task, and the others are stale by then.
+    let waiters: Vec<_> = sides
+        .iter()
+        .map(|(state, direction)| state.side(*direction).enqueue(drop))
+        .collect();
+    if sides
+        .iter()
+        .any(|(state, direction)| state.is_ready(*direction))
+    {
+        return Ok(());
+    }
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        return Ok(());
+    }
+    let _timer = deadline.map(|deadline| CancelTimer::wake_at(deadline, current_waker()));
+    let parked = park_cancellable(WaitOn::Named(what));
+    drop(waiters);
+    parked
 }
 
 /// The descriptors registered with a hub's poller: its [`Driver`] for IO.
@@ -365,6 +423,26 @@ impl<S: AsRawFd> IoSource<S> {
             }
         }
         true
+    }
+
+    /// For a foreign call whose attempt just said `EAGAIN`: marks
+    /// `direction` not ready and parks until it is reported ready (`true`)
+    /// or `deadline` passes (`false`). A kill or `with_timeout` cancels the
+    /// wait instead of unwinding.
+    pub(crate) fn wait_cancellable(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, Cancelled> {
+        let state = self.state();
+        state.clear_all(direction);
+        while !state.is_ready(direction) {
+            if !state.wait_cancellable(direction, deadline, what)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Parks once until `direction` may be ready: returns on readiness or

@@ -87,6 +87,17 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
     scope.end();
     match outcome {
+        // A foreign call (a hooked libc function) cannot unwind: the timeout
+        // cancelled it instead, and the scope has elapsed all the same.
+        Ok(_)
+            if scope
+                .task
+                .header()
+                .interruption
+                .take_cancelled_timeout(scope.scope.id) =>
+        {
+            Err(Elapsed(()))
+        }
         Ok(value) => Ok(value),
         Err(payload) => match payload.downcast_ref::<Interrupted>() {
             Some(Interrupted(Interrupt::Timeout(fired))) if fired.id == scope.scope.id => {

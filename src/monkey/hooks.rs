@@ -1,0 +1,720 @@
+//! The libc entry points this crate defines with feature `hook`: the only
+//! unsafe code of the monkey patching, and all of its calls to the kernel.
+//!
+//! Each hook has libc's signature and meaning. Until `patch_all` it makes
+//! the kernel's call at once (one relaxed load decides); after it, it hands
+//! the call to `io.rs`, which parks the calling greenlet where the call
+//! would block. The kernel is reached by raw system calls (`libc::syscall`),
+//! never through libc's own wrappers (which these definitions replace in
+//! the binary) and without `dlsym`, so the hooks work the same however the
+//! binary was linked and need no lookup before their first call.
+//!
+//! A hook never unwinds (it is `extern "C"`): a kill or `with_timeout` makes
+//! a patched call return -1 with `errno` `ECANCELED` (see `io.rs`).
+//!
+//! Layer: user-facing (monkey patching). Uses `io.rs`.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use libc::{c_int, c_long, c_uint, c_ulong, c_void, size_t, sockaddr, socklen_t, ssize_t};
+
+use super::io;
+use crate::reactor::Direction;
+
+/// The calling thread's `errno`.
+pub(super) fn errno() -> c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+pub(super) fn set_errno(error: c_int) {
+    // SAFETY: `__errno_location` returns the calling thread's errno slot,
+    // valid for the thread's lifetime.
+    unsafe { *libc::__errno_location() = error };
+}
+
+/// The kernel's calls `io.rs` needs for itself, safe to call with any
+/// descriptor number (a bad one gives an error, which these report as
+/// "no" or `None`).
+pub(super) mod sys {
+    use super::*;
+
+    /// `fstat` says it is a socket.
+    pub(crate) fn is_socket(fd: RawFd) -> bool {
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat writes a `stat` into the buffer it is given, which
+        // is large enough; it is read only if fstat succeeded.
+        let ok = unsafe { libc::syscall(libc::SYS_fstat, fd, stat.as_mut_ptr()) } == 0;
+        // SAFETY: initialised by the successful fstat above.
+        ok && unsafe { stat.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    }
+
+    /// `fcntl(F_GETFL)`.
+    pub(crate) fn status_flags(fd: RawFd) -> Option<c_int> {
+        // SAFETY: F_GETFL takes no argument and touches no memory.
+        let flags = unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) };
+        (flags >= 0).then_some(flags as c_int)
+    }
+
+    /// `fcntl(F_SETFL)`; true if it succeeded.
+    pub(crate) fn set_status_flags(fd: RawFd, flags: c_int) -> bool {
+        // SAFETY: F_SETFL takes an integer and touches no memory.
+        unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, flags) == 0 }
+    }
+
+    /// The socket's `SO_RCVTIMEO` or `SO_SNDTIMEO`; `None` if unset (zero).
+    pub(crate) fn socket_timeout(fd: RawFd, option: c_int) -> Option<Duration> {
+        let mut value = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `value`, a
+        // timeval, and the new length into `len`.
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_getsockopt,
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&raw mut value).cast::<c_void>(),
+                &raw mut len,
+            )
+        };
+        if result != 0 {
+            return None;
+        }
+        let timeout = Duration::new(
+            u64::try_from(value.tv_sec).unwrap_or(0),
+            u32::try_from(value.tv_usec)
+                .unwrap_or(0)
+                .saturating_mul(1000),
+        );
+        (!timeout.is_zero()).then_some(timeout)
+    }
+
+    /// The socket's pending error (`SO_ERROR`), 0 if none.
+    pub(crate) fn socket_error(fd: RawFd) -> c_int {
+        let mut value: c_int = 0;
+        let mut len = std::mem::size_of::<c_int>() as socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `value`, an
+        // int, and the new length into `len`.
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_getsockopt,
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut value).cast::<c_void>(),
+                &raw mut len,
+            )
+        };
+        if result != 0 { errno() } else { value }
+    }
+
+    /// Blocks the thread until `fd` has one of `events` or `timeout`
+    /// passes: the number of ready descriptors (0 or 1), or -1.
+    pub(crate) fn poll_one(fd: RawFd, events: libc::c_short, timeout: Option<Duration>) -> c_int {
+        let mut polled = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { raw_poll(&raw mut polled, 1, timeout) }
+    }
+}
+
+/// The kernel's poll (as `ppoll`, which every architecture has) with a
+/// relative timeout.
+///
+/// # Safety
+/// `fds` points to `nfds` pollfd structures, as poll requires.
+unsafe fn raw_poll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: Option<Duration>) -> c_int {
+    let spec = timeout.map(timespec_of);
+    let spec_ptr = spec
+        .as_ref()
+        .map_or(std::ptr::null(), |spec| spec as *const libc::timespec);
+    // SAFETY: `fds` as the caller promises; `spec_ptr` is null or a live
+    // timespec; no signal mask (null) and its size are passed as ppoll wants.
+    unsafe {
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds,
+            nfds,
+            spec_ptr,
+            std::ptr::null::<c_void>(),
+            8usize,
+        ) as c_int
+    }
+}
+
+fn timespec_of(duration: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: libc::time_t::try_from(duration.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: c_long::from(duration.subsec_nanos() as i32),
+    }
+}
+
+/// A timespec as a duration, if it is a valid one.
+fn duration_of(spec: &libc::timespec) -> Option<Duration> {
+    let secs = u64::try_from(spec.tv_sec).ok()?;
+    let nanos = u32::try_from(spec.tv_nsec)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
+    Some(Duration::new(secs, nanos))
+}
+
+/// The current time of `clock`, if the kernel has that clock.
+fn clock_now(clock: libc::clockid_t) -> Option<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `now`.
+    let result = unsafe { libc::clock_gettime(clock, &raw mut now) };
+    if result != 0 {
+        return None;
+    }
+    duration_of(&now)
+}
+
+/// Every hook's address, so that a binary that calls `patch_all` links
+/// them all in (an object file that defines only hooks would otherwise be
+/// left out of the link, and libc's functions used instead).
+pub(super) fn all() -> [*const (); 29] {
+    [
+        read as *const (),
+        write as *const (),
+        readv as *const (),
+        writev as *const (),
+        recv as *const (),
+        recvfrom as *const (),
+        recvmsg as *const (),
+        send as *const (),
+        sendto as *const (),
+        sendmsg as *const (),
+        accept as *const (),
+        accept4 as *const (),
+        connect as *const (),
+        socket as *const (),
+        socketpair as *const (),
+        close as *const (),
+        dup as *const (),
+        dup2 as *const (),
+        dup3 as *const (),
+        fcntl as *const (),
+        fcntl64 as *const (),
+        ioctl as *const (),
+        setsockopt as *const (),
+        poll as *const (),
+        ppoll as *const (),
+        nanosleep as *const (),
+        clock_nanosleep as *const (),
+        usleep as *const (),
+        sleep as *const (),
+    ]
+}
+
+/// A raw system call's result as the ssize_t libc's wrapper returns (the
+/// `syscall` function already turned a failure into -1 and `errno`).
+macro_rules! syscall {
+    ($name:ident $(, $arg:expr)* $(,)?) => {
+        libc::syscall(libc::$name $(, $arg)*) as ssize_t
+    };
+}
+
+// The crate's own unit-test binary also links the crate as a library (the
+// dev-dependency that turns `hook` on for the tests): there the library's
+// definitions are the hooks, and the test build's copies stay unexported.
+
+// SAFETY (for every hook below): a hook is called with the arguments libc's
+// function of the same name takes, under that function's contract, and
+// passes them to the kernel's call unchanged (`io.rs` only decides when,
+// and how often after `EAGAIN`); it reads or writes the caller's memory
+// only where that contract allows (the pollfd array, the timespecs, the
+// FIONBIO int).
+
+/// `read(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    // SAFETY: see above.
+    io::transfer(fd, Direction::Read, || unsafe {
+        syscall!(SYS_read, fd, buf, count)
+    })
+}
+
+/// `write(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
+    // SAFETY: see above.
+    io::transfer(fd, Direction::Write, || unsafe {
+        syscall!(SYS_write, fd, buf, count)
+    })
+}
+
+/// `readv(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn readv(
+    fd: c_int,
+    iov: *const libc::iovec,
+    iovcnt: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    io::transfer(fd, Direction::Read, || unsafe {
+        syscall!(SYS_readv, fd, iov, iovcnt)
+    })
+}
+
+/// `writev(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn writev(
+    fd: c_int,
+    iov: *const libc::iovec,
+    iovcnt: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    io::transfer(fd, Direction::Write, || unsafe {
+        syscall!(SYS_writev, fd, iov, iovcnt)
+    })
+}
+
+/// `recv(2)`. `MSG_DONTWAIT` asks the kernel directly.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn recv(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    unsafe {
+        recvfrom(
+            fd,
+            buf,
+            len,
+            flags,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+/// `recvfrom(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> ssize_t {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_recvfrom, fd, buf, len, flags, addr, addrlen) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return op();
+    }
+    io::transfer(fd, Direction::Read, op)
+}
+
+/// `recvmsg(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn recvmsg(
+    fd: c_int,
+    msg: *mut libc::msghdr,
+    flags: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_recvmsg, fd, msg, flags) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return op();
+    }
+    io::transfer(fd, Direction::Read, op)
+}
+
+/// `send(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn send(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    unsafe { sendto(fd, buf, len, flags, std::ptr::null(), 0) }
+}
+
+/// `sendto(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    addrlen: socklen_t,
+) -> ssize_t {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_sendto, fd, buf, len, flags, addr, addrlen) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return op();
+    }
+    io::transfer(fd, Direction::Write, op)
+}
+
+/// `sendmsg(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn sendmsg(
+    fd: c_int,
+    msg: *const libc::msghdr,
+    flags: c_int,
+) -> ssize_t {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_sendmsg, fd, msg, flags) };
+    if flags & libc::MSG_DONTWAIT != 0 {
+        return op();
+    }
+    io::transfer(fd, Direction::Write, op)
+}
+
+/// `accept(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn accept(
+    fd: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+) -> c_int {
+    // SAFETY: see above.
+    unsafe { accept4(fd, addr, addrlen, 0) }
+}
+
+/// `accept4(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    addrlen: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_accept4, fd, addr, addrlen, flags) };
+    let accepted = io::transfer(fd, Direction::Read, op) as c_int;
+    io::socket_created(accepted, flags & libc::SOCK_NONBLOCK != 0);
+    accepted
+}
+
+/// `connect(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // SAFETY: see above.
+    io::connect(fd, || unsafe {
+        syscall!(SYS_connect, fd, addr, len) as c_int
+    })
+}
+
+/// `socket(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
+    // SAFETY: see above.
+    let fd = unsafe { syscall!(SYS_socket, domain, kind, protocol) } as c_int;
+    io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0);
+    fd
+}
+
+/// `socketpair(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn socketpair(
+    domain: c_int,
+    kind: c_int,
+    protocol: c_int,
+    sv: *mut c_int,
+) -> c_int {
+    // SAFETY: see above.
+    let result = unsafe { syscall!(SYS_socketpair, domain, kind, protocol, sv) } as c_int;
+    if result == 0 {
+        // SAFETY: on success the kernel wrote two descriptors to `sv`.
+        let pair = unsafe { [*sv, *sv.add(1)] };
+        for fd in pair {
+            io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0);
+        }
+    }
+    result
+}
+
+/// `close(2)`: forgets the descriptor (its registration, what the hooks
+/// knew of it) first.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn close(fd: c_int) -> c_int {
+    io::closing(fd);
+    // SAFETY: see above.
+    unsafe { syscall!(SYS_close, fd) as c_int }
+}
+
+/// `dup(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: see above.
+    let new = unsafe { syscall!(SYS_dup, fd) } as c_int;
+    io::duplicated(fd, new);
+    new
+}
+
+/// `dup2(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if old == new {
+        // dup2 of a descriptor onto itself only checks it (dup3 refuses it).
+        // SAFETY: F_GETFD takes no argument.
+        let valid = unsafe { libc::syscall(libc::SYS_fcntl, old, libc::F_GETFD) } >= 0;
+        return if valid { new } else { -1 };
+    }
+    // SAFETY: see above.
+    unsafe { dup3(old, new, 0) }
+}
+
+/// `dup3(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    // SAFETY: see above.
+    let result = unsafe { syscall!(SYS_dup3, old, new, flags) } as c_int;
+    io::duplicated(old, result);
+    result
+}
+
+/// `fcntl(2)`. Its third argument is variadic in C; every command passes
+/// an integer or a pointer there, which the x86-64 and AArch64 Linux
+/// calling conventions pass as they pass a named `unsigned long`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: see above.
+    let op = |arg: c_ulong| unsafe { syscall!(SYS_fcntl, fd, cmd, arg) as c_int };
+    match cmd {
+        libc::F_GETFL => io::visible_status_flags(fd, op(arg)),
+        libc::F_SETFL => io::set_status_flags(fd, arg as c_int, |flags| op(flags as c_ulong)),
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let new = op(arg);
+            io::duplicated(fd, new);
+            new
+        }
+        _ => op(arg),
+    }
+}
+
+/// `fcntl64`: glibc's name for `fcntl` with 64-bit offsets, the same call
+/// on 64-bit targets.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: see above.
+    unsafe { fcntl(fd, cmd, arg) }
+}
+
+/// `ioctl(2)`. Variadic in C, as `fcntl`; `FIONBIO` (how std sets a
+/// socket non-blocking) is recorded.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int {
+    // SAFETY: see above.
+    let op = || unsafe { syscall!(SYS_ioctl, fd, request, arg) as c_int };
+    if request == libc::FIONBIO && !arg.is_null() {
+        // SAFETY: FIONBIO's argument points to an int.
+        let on = unsafe { *arg.cast::<c_int>() } != 0;
+        return io::set_nonblocking(fd, on, op);
+    }
+    op()
+}
+
+/// `setsockopt(2)`: a receive or send timeout is recorded.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    value: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    // SAFETY: see above.
+    let result = unsafe { syscall!(SYS_setsockopt, fd, level, name, value, len) } as c_int;
+    if result == 0 && level == libc::SOL_SOCKET {
+        io::timeout_set(fd, name);
+    }
+    result
+}
+
+/// `poll(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn poll(
+    fds: *mut libc::pollfd,
+    nfds: libc::nfds_t,
+    timeout: c_int,
+) -> c_int {
+    let timeout = u64::try_from(timeout).ok().map(Duration::from_millis);
+    // SAFETY: see above.
+    unsafe { poll_for(fds, nfds, timeout) }
+}
+
+/// `ppoll(2)`. With a signal mask it is the kernel's call: the mask could
+/// not be kept while the greenlet is parked.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn ppoll(
+    fds: *mut libc::pollfd,
+    nfds: libc::nfds_t,
+    timeout: *const libc::timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    if !sigmask.is_null() {
+        // SAFETY: see above.
+        return unsafe { syscall!(SYS_ppoll, fds, nfds, timeout, sigmask, 8usize) as c_int };
+    }
+    // SAFETY: a non-null timeout points to a timespec, by ppoll's contract.
+    let timeout = match unsafe { timeout.as_ref() } {
+        None => None,
+        Some(spec) => match duration_of(spec) {
+            Some(duration) => Some(duration),
+            None => {
+                set_errno(libc::EINVAL);
+                return -1;
+            }
+        },
+    };
+    // SAFETY: see above.
+    unsafe { poll_for(fds, nfds, timeout) }
+}
+
+/// # Safety
+/// `fds` points to `nfds` pollfds, as poll requires.
+unsafe fn poll_for(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout: Option<Duration>) -> c_int {
+    // SAFETY: as the caller promises.
+    let op = |timeout| unsafe { raw_poll(fds, nfds, timeout) };
+    if !io::parks_here() || fds.is_null() {
+        return op(timeout);
+    }
+    let Ok(count) = usize::try_from(nfds) else {
+        return op(timeout);
+    };
+    // Copied out, so that no reference to the array is live while the
+    // kernel writes its `revents`.
+    let polled: Vec<(RawFd, libc::c_short)> = (0..count)
+        .map(|i| {
+            // SAFETY: `i < nfds`, within the caller's array.
+            let entry = unsafe { *fds.add(i) };
+            (entry.fd, entry.events)
+        })
+        .collect();
+    io::poll(&polled, timeout, op)
+}
+
+/// `nanosleep(2)`: in a greenlet, parks it for the time asked.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn nanosleep(
+    request: *const libc::timespec,
+    remain: *mut libc::timespec,
+) -> c_int {
+    // SAFETY: a non-null request points to a timespec, by nanosleep's contract.
+    let asked = unsafe { request.as_ref() }.and_then(duration_of);
+    match asked {
+        Some(duration) if io::parks_here() => match io::sleep(duration) {
+            Ok(()) => 0,
+            Err(left) => {
+                // SAFETY: a non-null `remain` points to a writable timespec.
+                if let Some(remain) = unsafe { remain.as_mut() } {
+                    *remain = timespec_of(left);
+                }
+                set_errno(libc::ECANCELED);
+                -1
+            }
+        },
+        // Not in a greenlet, or an invalid request: the kernel says what it says.
+        // SAFETY: see above.
+        _ => unsafe { syscall!(SYS_nanosleep, request, remain) as c_int },
+    }
+}
+
+/// `clock_nanosleep(2)`: in a greenlet, parks it for the time asked, on
+/// `CLOCK_MONOTONIC` or `CLOCK_REALTIME`, relative or `TIMER_ABSTIME`. It
+/// returns an error number, as libc's does.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    request: *const libc::timespec,
+    remain: *mut libc::timespec,
+) -> c_int {
+    // SAFETY: a non-null request points to a timespec, by the contract.
+    let asked = unsafe { request.as_ref() }.and_then(duration_of);
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    let known_clock = clock == libc::CLOCK_MONOTONIC || clock == libc::CLOCK_REALTIME;
+    match asked {
+        Some(asked) if known_clock && io::parks_here() => {
+            let duration = if absolute {
+                match clock_now(clock) {
+                    Some(now) => asked.saturating_sub(now),
+                    None => return libc::EINVAL,
+                }
+            } else {
+                asked
+            };
+            match io::sleep(duration) {
+                Ok(()) => 0,
+                Err(left) => {
+                    if !absolute {
+                        // SAFETY: a non-null `remain` points to a writable timespec.
+                        if let Some(remain) = unsafe { remain.as_mut() } {
+                            *remain = timespec_of(left);
+                        }
+                    }
+                    libc::ECANCELED
+                }
+            }
+        }
+        _ => {
+            // SAFETY: see above.
+            let result = unsafe { syscall!(SYS_clock_nanosleep, clock, flags, request, remain) };
+            if result == 0 { 0 } else { errno() }
+        }
+    }
+}
+
+/// `usleep(3)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn usleep(usec: libc::useconds_t) -> c_int {
+    let duration = Duration::from_micros(u64::from(usec));
+    if io::parks_here() {
+        return match io::sleep(duration) {
+            Ok(()) => 0,
+            Err(_) => {
+                set_errno(libc::ECANCELED);
+                -1
+            }
+        };
+    }
+    let request = timespec_of(duration);
+    // SAFETY: a valid timespec, no remainder asked for.
+    unsafe {
+        syscall!(
+            SYS_nanosleep,
+            &raw const request,
+            std::ptr::null_mut::<libc::timespec>()
+        ) as c_int
+    }
+}
+
+/// `sleep(3)`: returns the seconds left unslept (cancelled, or a signal).
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
+    let duration = Duration::from_secs(u64::from(seconds));
+    let left = if io::parks_here() {
+        io::sleep(duration).err()
+    } else {
+        let request = timespec_of(duration);
+        let mut remain = timespec_of(Duration::ZERO);
+        // SAFETY: valid timespecs for the request and the remainder.
+        let result = unsafe { syscall!(SYS_nanosleep, &raw const request, &raw mut remain) };
+        (result != 0).then(|| duration_of(&remain).unwrap_or(Duration::ZERO))
+    };
+    match left {
+        None => 0,
+        // Rounded up, as glibc does: a sleep cut short never reports 0 left.
+        Some(left) => c_uint::try_from(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+            .unwrap_or(c_uint::MAX),
+    }
+}
