@@ -6,13 +6,15 @@
 
 #![cfg(all(feature = "hook", target_os = "linux"))]
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use greenlet::monkey;
+
+mod util;
 
 /// Runs `body` on a thread of its own (with patching on) and fails if it
 /// takes longer than `limit`.
@@ -121,4 +123,282 @@ fn a_std_echo_server_and_two_hundred_std_clients_share_one_thread_with_a_ticker(
     assert_eq!(echoed, 200 * 5);
     // 30 ticks of 10 ms fit in 300 ms; a blocked hub would give far fewer.
     assert!(ticks >= 15, "the ticker ticked {ticks} times in 300 ms");
+}
+
+/// A connected pair of std sockets on loopback.
+fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (client, server)
+}
+
+/// A greenlet that counts 10 ms sleeps until `stop` is set.
+fn ticker(stop: std::rc::Rc<std::cell::Cell<bool>>) -> greenlet::Greenlet<u32> {
+    greenlet::spawn(move || {
+        let mut ticks = 0;
+        while !stop.get() {
+            greenlet::sleep(Duration::from_millis(10));
+            ticks += 1;
+        }
+        ticks
+    })
+}
+
+#[test]
+fn set_read_timeout_on_a_std_stream_is_honoured_and_parks_only_its_greenlet() {
+    let (result, elapsed, ticks) = watchdog(Duration::from_secs(5), || {
+        let (client, _server) = pair();
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let ticking = ticker(stop.clone());
+        let reader = greenlet::spawn(move || {
+            let mut client = client;
+            client
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let start = Instant::now();
+            let result = client.read(&mut [0; 16]).map_err(|e| e.kind());
+            (result, start.elapsed())
+        });
+        let (result, elapsed) = reader.join().unwrap();
+        stop.set(true);
+        (result, elapsed, ticking.join().unwrap())
+    });
+    assert_eq!(result, Err(io::ErrorKind::WouldBlock));
+    assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(600), "{elapsed:?}");
+    assert!(
+        ticks >= 10,
+        "the hub was blocked: {ticks} ticks in {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_std_socket_its_user_set_non_blocking_returns_would_block_at_once() {
+    let (result, elapsed) = watchdog(Duration::from_secs(5), || {
+        let (client, _server) = pair();
+        greenlet::spawn(move || {
+            client.set_nonblocking(true).unwrap();
+            let start = Instant::now();
+            let result = (&client).read(&mut [0; 16]).map_err(|e| e.kind());
+            (result, start.elapsed())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(result, Err(io::ErrorKind::WouldBlock));
+    assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
+}
+
+#[test]
+fn the_status_flags_show_o_nonblock_only_if_the_user_set_it() {
+    let (before, after_user) = watchdog(Duration::from_secs(5), || {
+        let (client, server) = pair();
+        greenlet::spawn(move || {
+            let mut client = client;
+            // A patched read makes the socket non-blocking underneath.
+            let writer = greenlet::spawn(move || (&server).write_all(b"x").unwrap());
+            client.read_exact(&mut [0; 1]).unwrap();
+            writer.join().unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&client);
+            // SAFETY: F_GETFL on a descriptor this test owns.
+            let before = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK;
+            client.set_nonblocking(true).unwrap();
+            // SAFETY: as above.
+            let after = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_NONBLOCK;
+            (before, after)
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(before, 0, "the hooks' O_NONBLOCK is hidden");
+    assert_ne!(after_user, 0, "the user's O_NONBLOCK shows");
+}
+
+#[test]
+fn regular_files_read_and_write_as_before_in_greenlets() {
+    let text = watchdog(Duration::from_secs(5), || {
+        greenlet::spawn(|| {
+            let path = std::env::temp_dir().join(format!("greenlet-monkey-{}", std::process::id()));
+            std::fs::write(&path, b"plain file\n").unwrap();
+            let mut text = String::new();
+            std::fs::File::open(&path)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            std::fs::remove_file(&path).unwrap();
+            text
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(text, "plain file\n");
+}
+
+#[test]
+fn killing_a_greenlet_parked_in_a_std_read_reports_killed_and_the_peer_sees_eof() {
+    let (outcome, error, peer_read) = watchdog(Duration::from_secs(5), || {
+        let (client, server) = pair();
+        let (errors, error) = std::sync::mpsc::channel();
+        let reader = greenlet::spawn(move || {
+            let mut client = client;
+            let result = client.read(&mut [0; 16]);
+            let _ = errors.send(result.map_err(|e| e.raw_os_error()));
+            // Carries on as if nothing happened: still a kill.
+            42
+        });
+        greenlet::sleep(Duration::from_millis(50));
+        reader.kill();
+        let outcome = reader.join();
+        let mut server = server;
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let peer_read = server.read(&mut [0; 16]).map_err(|e| e.kind());
+        (
+            outcome.map_err(|e| matches!(e, greenlet::JoinError::Killed)),
+            error.recv().unwrap(),
+            peer_read,
+        )
+    });
+    assert_eq!(outcome, Err(true), "join reports the kill");
+    assert_eq!(error, Err(Some(libc::ECANCELED)));
+    assert_eq!(peer_read, Ok(0), "the killed greenlet's socket closed");
+}
+
+#[test]
+fn with_timeout_around_a_std_read_elapses_on_time() {
+    let (result, elapsed) = watchdog(Duration::from_secs(5), || {
+        let (client, _server) = pair();
+        greenlet::spawn(move || {
+            let start = Instant::now();
+            let result = greenlet::with_timeout(Duration::from_millis(100), || {
+                (&client).read(&mut [0; 16]).map_err(|e| e.raw_os_error())
+            });
+            (result, start.elapsed())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(result, Err(greenlet::Elapsed::default()));
+    assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(400), "{elapsed:?}");
+}
+
+#[test]
+fn a_socket_made_non_blocking_by_the_hooks_still_blocks_on_a_plain_thread() {
+    let got = watchdog(Duration::from_secs(5), || {
+        let (client, server) = pair();
+        let client = greenlet::spawn(move || {
+            let mut client = client;
+            let writer = greenlet::spawn(move || {
+                (&server).write_all(b"ab").unwrap();
+                server
+            });
+            client.read_exact(&mut [0; 1]).unwrap(); // now non-blocking underneath
+            (client, writer.join().unwrap())
+        });
+        let (mut client, server) = client.join().unwrap();
+        client.read_exact(&mut [0; 1]).unwrap(); // the second byte, in the root
+        let later = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            (&server).write_all(b"c").unwrap();
+            server
+        });
+        let mut byte = [0; 1];
+        // A plain blocking read: it waits for the byte, no EAGAIN.
+        client.read_exact(&mut byte).unwrap();
+        drop(later.join().unwrap());
+        byte
+    });
+    assert_eq!(&got, b"c");
+}
+
+#[test]
+fn a_descriptor_number_reused_after_close_is_a_new_file_to_the_hooks() {
+    let rounds = watchdog(Duration::from_secs(8), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = greenlet::spawn(move || {
+            for _ in 0..100 {
+                let (mut stream, _) = listener.accept().unwrap();
+                greenlet::spawn(move || {
+                    let mut byte = [0; 1];
+                    while stream.read(&mut byte).unwrap() == 1 {
+                        stream.write_all(&byte).unwrap();
+                    }
+                });
+            }
+        });
+        let mut rounds = 0;
+        let mut numbers = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let done = greenlet::spawn(move || {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+                // Parks in the read (registering the number), then closes.
+                stream.write_all(b"r").unwrap();
+                let mut byte = [0; 1];
+                stream.read_exact(&mut byte).unwrap();
+                assert_eq!(&byte, b"r");
+                fd
+            });
+            numbers.insert(done.join().unwrap());
+            rounds += 1;
+        }
+        server.join().unwrap();
+        (rounds, numbers.len())
+    });
+    assert_eq!(rounds.0, 100);
+    assert!(
+        rounds.1 < 100,
+        "descriptor numbers were reused ({} distinct)",
+        rounds.1
+    );
+}
+
+#[test]
+fn a_descriptor_closed_on_another_thread_and_reused_is_registered_afresh() {
+    // In a child process, so that no other test takes the freed number.
+    const NAME: &str = "a_descriptor_closed_on_another_thread_and_reused_is_registered_afresh";
+    util::child::assert_runs_to_the_end(NAME, || {
+        let accepted = watchdog(Duration::from_secs(5), || {
+            use std::os::fd::AsRawFd;
+            let (client, server) = pair();
+            // Registered with this thread's hub by a read that parks.
+            let client = greenlet::spawn(move || {
+                let mut client = client;
+                let writer = greenlet::spawn(move || {
+                    (&server).write_all(b"1").unwrap();
+                    server
+                });
+                client.read_exact(&mut [0; 1]).unwrap();
+                (client, writer.join().unwrap())
+            });
+            let (client, server) = client.join().unwrap();
+            drop(server);
+            let old = client.as_raw_fd();
+            // Closed on another thread: this hub's registration is stale now.
+            thread::spawn(move || drop(client)).join().unwrap();
+            // The lowest free number is the old one: a listener gets it.
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            assert_eq!(
+                listener.as_raw_fd(),
+                old,
+                "the kernel reuses the lowest number"
+            );
+            let addr = listener.local_addr().unwrap();
+            let connector = greenlet::spawn(move || {
+                greenlet::sleep(Duration::from_millis(50));
+                TcpStream::connect(addr).unwrap()
+            });
+            // Parks on the reused number: a stale registration would never wake it.
+            let accepted = greenlet::spawn(move || listener.accept().is_ok())
+                .join()
+                .unwrap();
+            drop(connector.join().unwrap());
+            accepted
+        });
+        assert!(accepted);
+    });
 }
