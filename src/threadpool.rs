@@ -200,6 +200,39 @@ impl ThreadPool {
         }
     }
 
+    /// [`ThreadPool::run`] for code called from foreign frames (a hooked
+    /// libc function), which must not unwind: a kill or `with_timeout`
+    /// cancels the wait (`Err`; `f` still runs to its end on the pool, and
+    /// what it returns is dropped there), and a panic in `f` comes back as
+    /// its payload instead of resuming.
+    #[cfg(all(feature = "hook", target_os = "linux"))]
+    pub(crate) fn run_cancellable<F, T>(
+        &self,
+        f: F,
+        what: &'static str,
+    ) -> Result<io::Result<thread::Result<T>>, crate::hub::Cancelled>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
+        let (waker, done) = external_signal();
+        let result = slot.clone();
+        let submitted = self.submit(Box::new(move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+            *result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+            waker
+        }));
+        if let Err(e) = submitted {
+            return Ok(Err(e));
+        }
+        done.wait_cancellable(what)?;
+        let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        Ok(Ok(
+            outcome.expect("a job signals only after leaving its outcome")
+        ))
+    }
+
     /// Queues `job`, starting a thread for it if none is idle and the cap
     /// allows; fails (and drops `job`, which fires its waker) only if the
     /// pool has no thread at all and cannot start one.

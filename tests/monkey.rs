@@ -402,3 +402,192 @@ fn a_descriptor_closed_on_another_thread_and_reused_is_registered_afresh() {
         assert!(accepted);
     });
 }
+
+#[test]
+fn a_host_name_is_looked_up_on_the_resolver_pool_while_the_greenlet_parks() {
+    // In a child process, so that the pool's threads are this test's own.
+    const NAME: &str = "a_host_name_is_looked_up_on_the_resolver_pool_while_the_greenlet_parks";
+    util::child::assert_runs_to_the_end(NAME, || {
+        let (found, pool_threads) = watchdog(Duration::from_secs(5), || {
+            let found = greenlet::spawn(|| {
+                use std::net::ToSocketAddrs;
+                ("localhost", 80).to_socket_addrs().map(|a| a.count())
+            })
+            .join()
+            .unwrap();
+            let pool_threads = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .filter(|comm| comm.trim() == "greenlet-lookup")
+                .count();
+            (found.unwrap(), pool_threads)
+        });
+        assert!(found >= 1, "localhost has an address");
+        assert!(pool_threads >= 1, "the lookup ran on the resolver pool");
+    });
+}
+
+#[test]
+fn std_connect_timeout_in_a_greenlet_connects() {
+    let connected = watchdog(Duration::from_secs(5), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = greenlet::spawn(move || {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map(|s| s.peer_addr().unwrap())
+        });
+        // Accepting in a greenlet too: in the root context a std accept
+        // blocks the thread, as it always did.
+        let server = greenlet::spawn(move || listener.accept().map(drop));
+        let connected = client.join().unwrap().unwrap() == addr;
+        server.join().unwrap().unwrap();
+        connected
+    });
+    assert!(connected);
+}
+
+/// `fd` as a raw number.
+fn raw(stream: &TcpStream) -> libc::c_int {
+    std::os::fd::AsRawFd::as_raw_fd(stream)
+}
+
+#[test]
+fn poll_over_two_sockets_parks_until_the_second_is_readable() {
+    let (ready, revents, ticks) = watchdog(Duration::from_secs(5), || {
+        let (a, _a_peer) = pair();
+        let (b, b_peer) = pair();
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let ticking = ticker(stop.clone());
+        let writer = greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(100));
+            (&b_peer).write_all(b"x").unwrap();
+            b_peer
+        });
+        let poller = greenlet::spawn(move || {
+            let mut fds = [
+                libc::pollfd {
+                    fd: raw(&a),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: raw(&b),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds; -1 waits for ever.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            (ready, [fds[0].revents, fds[1].revents])
+        });
+        let (ready, revents) = poller.join().unwrap();
+        stop.set(true);
+        drop(writer.join().unwrap());
+        (ready, revents, ticking.join().unwrap())
+    });
+    assert_eq!(ready, 1);
+    assert_eq!(revents[0], 0);
+    assert_ne!(revents[1] & libc::POLLIN, 0);
+    assert!(ticks >= 5, "the hub was blocked: {ticks} ticks");
+}
+
+#[test]
+fn poll_with_a_timeout_and_nothing_ready_returns_zero_on_time() {
+    let (ready, elapsed) = watchdog(Duration::from_secs(5), || {
+        let (a, _peer) = pair();
+        greenlet::spawn(move || {
+            let mut fds = [libc::pollfd {
+                fd: raw(&a),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            let start = Instant::now();
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, 100) };
+            (ready, start.elapsed())
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(ready, 0);
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(400),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn select_parks_until_a_socket_in_its_read_set_is_ready() {
+    let (ready, is_set) = watchdog(Duration::from_secs(5), || {
+        let (a, peer) = pair();
+        let writer = greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(50));
+            (&peer).write_all(b"x").unwrap();
+            peer
+        });
+        let result = greenlet::spawn(move || {
+            let fd = raw(&a);
+            // SAFETY: fd_set is plain data; FD_ZERO/FD_SET/FD_ISSET on a
+            // live set with fd < FD_SETSIZE (a test process has few).
+            unsafe {
+                let mut set: libc::fd_set = std::mem::zeroed();
+                libc::FD_ZERO(&mut set);
+                libc::FD_SET(fd, &mut set);
+                let ready = libc::select(
+                    fd + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+                (ready, libc::FD_ISSET(fd, &set))
+            }
+        })
+        .join()
+        .unwrap();
+        drop(writer.join().unwrap());
+        result
+    });
+    assert_eq!(ready, 1);
+    assert!(is_set);
+}
+
+#[test]
+fn epoll_wait_parks_only_its_greenlet_until_the_epoll_has_an_event() {
+    let (ready, ticks) = watchdog(Duration::from_secs(5), || {
+        let (a, peer) = pair();
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let ticking = ticker(stop.clone());
+        let writer = greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(100));
+            (&peer).write_all(b"x").unwrap();
+            peer
+        });
+        let waiter = greenlet::spawn(move || {
+            // SAFETY: an epoll descriptor this test owns and closes, one
+            // event buffer, a socket it holds.
+            unsafe {
+                let epfd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+                assert!(epfd >= 0);
+                let mut event = libc::epoll_event {
+                    events: libc::EPOLLIN as u32,
+                    u64: 7,
+                };
+                assert_eq!(
+                    libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, raw(&a), &mut event),
+                    0
+                );
+                let mut out = [libc::epoll_event { events: 0, u64: 0 }];
+                let ready = libc::epoll_wait(epfd, out.as_mut_ptr(), 1, 2000);
+                libc::close(epfd);
+                (ready, out[0].u64)
+            }
+        });
+        let ready = waiter.join().unwrap();
+        stop.set(true);
+        drop(writer.join().unwrap());
+        (ready, ticking.join().unwrap())
+    });
+    assert_eq!(ready, (1, 7));
+    assert!(ticks >= 5, "the hub was blocked: {ticks} ticks");
+}

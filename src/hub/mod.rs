@@ -326,14 +326,32 @@ impl ExternalWait {
         let own: WaitList<()> = WaitList::new();
         own.enqueue(drop).park_with(
             WaitOn::Named(what),
-            |waker| {
-                self.signal
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .waker = Some(waker);
-            },
+            |waker| self.hand_out(waker),
             || self.is_done(),
         );
+    }
+
+    /// [`ExternalWait::wait`] for code called from foreign frames: a kill
+    /// or `with_timeout` cancels the wait instead of unwinding.
+    pub(crate) fn wait_cancellable(&self, what: &'static str) -> Result<(), Cancelled> {
+        if self.is_done() {
+            return Ok(());
+        }
+        let own: WaitList<()> = WaitList::new();
+        own.enqueue(drop)
+            .park_with_cancel(
+                WaitOn::Named(what),
+                |waker| self.hand_out(waker),
+                || self.is_done(),
+            )
+            .map(drop)
+    }
+
+    fn hand_out(&self, waker: Waker) {
+        self.signal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waker = Some(waker);
     }
 }
 

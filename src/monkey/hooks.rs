@@ -14,10 +14,14 @@
 //!
 //! Layer: user-facing (monkey patching). Uses `io.rs`.
 
+use std::ffi::{CStr, CString, c_char};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
-use libc::{c_int, c_long, c_uint, c_ulong, c_void, size_t, sockaddr, socklen_t, ssize_t};
+use libc::{
+    addrinfo, c_int, c_long, c_uint, c_ulong, c_void, size_t, sockaddr, socklen_t, ssize_t,
+};
 
 use super::io;
 use crate::reactor::Direction;
@@ -182,7 +186,7 @@ fn clock_now(clock: libc::clockid_t) -> Option<Duration> {
 /// Every hook's address, so that a binary that calls `patch_all` links
 /// them all in (an object file that defines only hooks would otherwise be
 /// left out of the link, and libc's functions used instead).
-pub(super) fn all() -> [*const (); 29] {
+pub(super) fn all() -> [*const (); 33] {
     [
         read as *const (),
         write as *const (),
@@ -213,6 +217,10 @@ pub(super) fn all() -> [*const (); 29] {
         clock_nanosleep as *const (),
         usleep as *const (),
         sleep as *const (),
+        epoll_wait as *const (),
+        epoll_pwait as *const (),
+        select as *const (),
+        getaddrinfo as *const (),
     ]
 }
 
@@ -716,5 +724,272 @@ pub(super) unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
         // Rounded up, as glibc does: a sleep cut short never reports 0 left.
         Some(left) => c_uint::try_from(left.as_secs() + u64::from(left.subsec_nanos() > 0))
             .unwrap_or(c_uint::MAX),
+    }
+}
+
+/// Milliseconds as poll and epoll take them: negative waits for ever.
+fn millis(timeout: c_int) -> Option<Duration> {
+    u64::try_from(timeout).ok().map(Duration::from_millis)
+}
+
+/// `epoll_wait(2)`: in a greenlet, parks it while the epoll descriptor has
+/// nothing to report.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: see above.
+    unsafe { epoll_pwait(epfd, events, maxevents, timeout, std::ptr::null()) }
+}
+
+/// `epoll_pwait(2)`. With a signal mask it is the kernel's call: the mask
+/// could not be kept while the greenlet is parked.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: see above (every architecture has epoll_pwait; a null mask
+    // makes it epoll_wait).
+    let op = |timeout: c_int| unsafe {
+        syscall!(
+            SYS_epoll_pwait,
+            epfd,
+            events,
+            maxevents,
+            timeout,
+            sigmask,
+            8usize
+        ) as c_int
+    };
+    if !sigmask.is_null() {
+        return op(timeout);
+    }
+    io::epoll_wait(epfd, millis(timeout), op)
+}
+
+/// `select(2)`, as a poll over the descriptors in its sets.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn select(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    // SAFETY: a non-null timeout points to a timeval, by select's contract.
+    let limit = match unsafe { timeout.as_ref() } {
+        None => None,
+        Some(tv) => match (u64::try_from(tv.tv_sec), u32::try_from(tv.tv_usec)) {
+            (Ok(secs), Ok(micros)) if micros < 1_000_000 => {
+                Some(Duration::new(secs, micros * 1000))
+            }
+            _ => {
+                set_errno(libc::EINVAL);
+                return -1;
+            }
+        },
+    };
+    // The sets as the caller gave them: each attempt starts from them again
+    // (the kernel overwrites them with what is ready).
+    // SAFETY: non-null set pointers point to fd_sets, by the contract.
+    let saved = unsafe {
+        [
+            readfds.as_ref().copied(),
+            writefds.as_ref().copied(),
+            exceptfds.as_ref().copied(),
+        ]
+    };
+    let op = |timeout: Option<Duration>| {
+        for (set, copy) in [readfds, writefds, exceptfds].into_iter().zip(saved) {
+            if let Some(copy) = copy {
+                // SAFETY: a non-null set pointer, as above.
+                unsafe { *set = copy };
+            }
+        }
+        let spec = timeout.map(timespec_of);
+        let spec_ptr = spec
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s as *const libc::timespec);
+        // SAFETY: see above; no signal mask (a null sixth argument).
+        unsafe {
+            syscall!(
+                SYS_pselect6,
+                nfds,
+                readfds,
+                writefds,
+                exceptfds,
+                spec_ptr,
+                std::ptr::null::<c_void>()
+            ) as c_int
+        }
+    };
+    if !io::parks_here() {
+        return op(limit);
+    }
+    let count = nfds.clamp(0, libc::FD_SETSIZE as c_int);
+    let mut polled = Vec::new();
+    for fd in 0..count {
+        let mut events = 0;
+        for (copy, event) in saved
+            .iter()
+            .zip([libc::POLLIN, libc::POLLOUT, libc::POLLPRI])
+        {
+            // SAFETY: FD_ISSET reads one bit of a live fd_set; fd < FD_SETSIZE.
+            if copy
+                .as_ref()
+                .is_some_and(|set| unsafe { libc::FD_ISSET(fd, set) })
+            {
+                events |= event;
+            }
+        }
+        if events != 0 {
+            polled.push((fd, events));
+        }
+    }
+    io::poll(&polled, limit, op)
+}
+
+type GetaddrinfoFn = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const addrinfo,
+    *mut *mut addrinfo,
+) -> c_int;
+
+/// libc's own `getaddrinfo` (not a system call: it reads files and asks
+/// DNS servers), found once with `dlsym(RTLD_NEXT)`.
+fn real_getaddrinfo() -> Option<GetaddrinfoFn> {
+    static REAL: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+    let mut found = REAL.load(Ordering::Acquire);
+    if found.is_null() {
+        // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name has no
+        // other precondition.
+        found = unsafe { libc::dlsym(libc::RTLD_NEXT, c"getaddrinfo".as_ptr()) };
+        if found.is_null() {
+            return None;
+        }
+        REAL.store(found, Ordering::Release);
+    }
+    // SAFETY: the symbol is libc's getaddrinfo, which has this signature.
+    Some(unsafe { std::mem::transmute::<*mut c_void, GetaddrinfoFn>(found) })
+}
+
+/// The list a `getaddrinfo` made, until it is handed to the caller (or
+/// freed, if the caller was cancelled meanwhile).
+struct AddrInfoList(*mut addrinfo);
+
+// SAFETY: the list is glibc's heap allocation, owned by this value alone
+// until it is handed to the caller; nothing about it is tied to the thread
+// that made it (freeaddrinfo may run on any thread).
+unsafe impl Send for AddrInfoList {}
+
+impl Drop for AddrInfoList {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: a list getaddrinfo made and nobody else holds.
+            unsafe { libc::freeaddrinfo(self.0) };
+        }
+    }
+}
+
+/// What a lookup on the pool is asked: owned copies of the caller's
+/// arguments.
+struct Query {
+    node: Option<CString>,
+    service: Option<CString>,
+    hints: Option<(c_int, c_int, c_int, c_int)>,
+}
+
+impl Query {
+    fn run(&self, real: GetaddrinfoFn) -> (c_int, AddrInfoList) {
+        // SAFETY: addrinfo is plain data, all zeros is a valid value.
+        let mut hints: addrinfo = unsafe { std::mem::zeroed() };
+        if let Some((flags, family, socktype, protocol)) = self.hints {
+            hints.ai_flags = flags;
+            hints.ai_family = family;
+            hints.ai_socktype = socktype;
+            hints.ai_protocol = protocol;
+        }
+        let mut list = std::ptr::null_mut();
+        // SAFETY: NUL-terminated strings or null, a valid hints struct or
+        // null, and a place for the result, as getaddrinfo requires.
+        let result = unsafe {
+            real(
+                self.node.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+                self.service
+                    .as_ref()
+                    .map_or(std::ptr::null(), |s| s.as_ptr()),
+                if self.hints.is_some() {
+                    &raw const hints
+                } else {
+                    std::ptr::null()
+                },
+                &raw mut list,
+            )
+        };
+        (result, AddrInfoList(list))
+    }
+}
+
+/// `getaddrinfo(3)`: in a greenlet, a name is looked up on the resolver
+/// pool (the lookup's own socket calls happen inside libc, where no hook
+/// can reach them) while the greenlet parks; numeric addresses are
+/// converted at once.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const addrinfo,
+    res: *mut *mut addrinfo,
+) -> c_int {
+    let Some(real) = real_getaddrinfo() else {
+        set_errno(libc::ENOSYS);
+        return libc::EAI_SYSTEM;
+    };
+    // SAFETY: see above.
+    let inline = || unsafe { real(node, service, hints, res) };
+    if !io::parks_here() || node.is_null() || res.is_null() {
+        return inline();
+    }
+    // SAFETY: non-null strings and hints, by getaddrinfo's contract.
+    let (name, hints_copy) = unsafe {
+        (
+            CStr::from_ptr(node),
+            hints
+                .as_ref()
+                .map(|h| (h.ai_flags, h.ai_family, h.ai_socktype, h.ai_protocol)),
+        )
+    };
+    let numeric = hints_copy.is_some_and(|h| h.0 & libc::AI_NUMERICHOST != 0)
+        || name
+            .to_str()
+            .is_ok_and(|name| name.parse::<std::net::IpAddr>().is_ok());
+    if numeric {
+        return inline();
+    }
+    let query = Query {
+        node: Some(name.to_owned()),
+        // SAFETY: a non-null service is a NUL-terminated string.
+        service: unsafe { service.as_ref() }.map(|_| unsafe { CStr::from_ptr(service) }.to_owned()),
+        hints: hints_copy,
+    };
+    match io::lookup(move || query.run(real)) {
+        io::Lookup::Done((result, mut list)) => {
+            // SAFETY: `res` is non-null and writable, by the contract.
+            unsafe { *res = std::mem::replace(&mut list.0, std::ptr::null_mut()) };
+            result
+        }
+        io::Lookup::Cancelled => {
+            set_errno(libc::ECANCELED);
+            libc::EAI_SYSTEM
+        }
+        io::Lookup::Unavailable => inline(),
     }
 }

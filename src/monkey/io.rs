@@ -484,3 +484,53 @@ pub(super) fn timeout_set(fd: RawFd, option: c_int) {
         }
     }
 }
+
+/// `epoll_wait` on `epfd` with `timeout` (`None`: no limit), in a greenlet:
+/// `op(ms)` is the kernel's call with that timeout in milliseconds. An
+/// epoll descriptor is itself pollable: while it has nothing to report the
+/// greenlet parks until it may, so an event loop inside a sync client parks
+/// only its greenlet.
+pub(super) fn epoll_wait(
+    epfd: RawFd,
+    timeout: Option<Duration>,
+    mut op: impl FnMut(c_int) -> c_int,
+) -> c_int {
+    let whole = || timeout.map_or(-1, |t| c_int::try_from(t.as_millis()).unwrap_or(c_int::MAX));
+    if !parks_here() || timeout == Some(Duration::ZERO) {
+        return op(whole());
+    }
+    let Ok(source) = source(epfd, fds::get(epfd)) else {
+        return op(whole());
+    };
+    let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+    loop {
+        let ready = op(0);
+        if ready != 0 {
+            return ready;
+        }
+        match source.wait_cancellable(Direction::Read, deadline, "a patched epoll_wait") {
+            Ok(true) => {}
+            Ok(false) => return op(0),
+            Err(Cancelled) => return fail(libc::ECANCELED) as c_int,
+        }
+    }
+}
+
+/// How a lookup on the resolver pool ended.
+pub(super) enum Lookup<T> {
+    Done(T),
+    /// A kill or `with_timeout` cancelled the wait (the lookup finishes on
+    /// the pool, and its result is dropped there).
+    Cancelled,
+    /// The pool could not take it (no thread): the caller looks up itself.
+    Unavailable,
+}
+
+/// Runs `job` (a `getaddrinfo`) on the resolver pool while the greenlet parks.
+pub(super) fn lookup<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Lookup<T> {
+    match crate::net::resolver::resolver().run_cancellable(job, "a patched getaddrinfo") {
+        Ok(Ok(Ok(value))) => Lookup::Done(value),
+        Ok(Ok(Err(_))) | Ok(Err(_)) => Lookup::Unavailable,
+        Err(Cancelled) => Lookup::Cancelled,
+    }
+}

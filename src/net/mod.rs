@@ -57,7 +57,7 @@
 #![forbid(unsafe_code)]
 
 mod addr;
-mod resolver;
+pub(crate) mod resolver;
 mod tcp;
 mod udp;
 mod unix;

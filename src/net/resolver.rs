@@ -26,7 +26,7 @@ const RESOLVER_THREADS: usize = 8;
 /// The name of the resolver's threads (Linux keeps at most 15 bytes).
 const RESOLVER_THREAD_NAME: &str = "greenlet-lookup";
 
-fn resolver() -> &'static ThreadPool {
+pub(crate) fn resolver() -> &'static ThreadPool {
     static POOL: OnceLock<ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| ThreadPool::with_thread_name(RESOLVER_THREADS, RESOLVER_THREAD_NAME))
 }
