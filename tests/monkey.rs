@@ -591,3 +591,88 @@ fn epoll_wait_parks_only_its_greenlet_until_the_epoll_has_an_event() {
     assert_eq!(ready, (1, 7));
     assert!(ticks >= 5, "the hub was blocked: {ticks} ticks");
 }
+
+/// A plain `std::net` HTTP server, one greenlet per connection, whose
+/// handler waits `delay` with `std::thread::sleep` before it answers
+/// `hello`. It serves `connections` connections, then ends.
+fn slow_http_server(
+    connections: usize,
+    delay: Duration,
+) -> (std::net::SocketAddr, greenlet::Greenlet<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = greenlet::spawn(move || {
+        let handlers: Vec<_> = (0..connections)
+            .map(|_| {
+                let (mut stream, _) = listener.accept().unwrap();
+                greenlet::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut buf = [0; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = stream.read(&mut buf).unwrap();
+                        assert!(n > 0, "the client closed mid-request");
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    thread::sleep(delay);
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+                        .unwrap();
+                })
+            })
+            .collect();
+        for handler in handlers {
+            handler.join().unwrap();
+        }
+    });
+    (addr, server)
+}
+
+fn get(url: &str) -> String {
+    ureq::get(url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+#[test]
+fn twenty_ureq_gets_from_greenlets_of_one_thread_overlap() {
+    let (bodies, elapsed) = watchdog(Duration::from_secs(8), || {
+        let (addr, server) = slow_http_server(20, Duration::from_millis(200));
+        let start = Instant::now();
+        let url = format!("http://{addr}/");
+        let clients: Vec<_> = (0..20)
+            .map(|_| {
+                let url = url.clone();
+                greenlet::spawn(move || get(&url))
+            })
+            .collect();
+        let bodies: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        server.join().unwrap();
+        (bodies, start.elapsed())
+    });
+    assert!(bodies.iter().all(|body| body == "hello"), "{bodies:?}");
+    // One after another they would take 4 s.
+    assert!(
+        elapsed < Duration::from_millis(1200),
+        "20 GETs of 200 ms took {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_ureq_get_to_localhost_resolves_without_stalling_a_ticker() {
+    let (body, ticks) = watchdog(Duration::from_secs(8), || {
+        let (addr, server) = slow_http_server(1, Duration::from_millis(200));
+        let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+        let ticking = ticker(stop.clone());
+        let url = format!("http://localhost:{}/", addr.port());
+        let body = greenlet::spawn(move || get(&url)).join().unwrap();
+        stop.set(true);
+        server.join().unwrap();
+        (body, ticking.join().unwrap())
+    });
+    assert_eq!(body, "hello");
+    // The GET took at least 200 ms: 10 ms ticks kept going meanwhile.
+    assert!(ticks >= 10, "{ticks} ticks");
+}
