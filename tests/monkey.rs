@@ -676,3 +676,29 @@ fn a_ureq_get_to_localhost_resolves_without_stalling_a_ticker() {
     // The GET took at least 200 ms: 10 ms ticks kept going meanwhile.
     assert!(ticks >= 10, "{ticks} ticks");
 }
+
+#[test]
+fn a_std_stream_the_hooks_waited_on_converts_to_a_greenlet_stream() {
+    let got = watchdog(Duration::from_secs(5), || {
+        let (client, server) = pair();
+        greenlet::spawn(move || {
+            let mut client = client;
+            let writer = greenlet::spawn(move || {
+                (&server).write_all(b"a").unwrap();
+                greenlet::sleep(Duration::from_millis(50));
+                (&server).write_all(b"b").unwrap();
+                server
+            });
+            client.read_exact(&mut [0; 1]).unwrap(); // registered by the hooks
+            // Made non-blocking by its new owner, which registers it itself.
+            let client = greenlet::net::TcpStream::from_std(client).unwrap();
+            let mut byte = [0; 1];
+            (&client).read_exact(&mut byte).unwrap();
+            drop(writer.join().unwrap());
+            byte
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(&got, b"b");
+}

@@ -452,9 +452,19 @@ pub(super) fn set_status_flags(fd: RawFd, flags: c_int, op: impl FnOnce(c_int) -
         flags
     });
     if result >= 0 {
-        fds::set(fd, USER_NONBLOCK, user);
+        user_nonblocking(fd, user);
     }
     result
+}
+
+/// The user made `fd` non-blocking (`on`) or blocking. A non-blocking one
+/// is never waited for by the hooks: their registration goes (its user may
+/// register it with a poller of their own, such as `greenlet::net`'s).
+fn user_nonblocking(fd: RawFd, on: bool) {
+    fds::set(fd, USER_NONBLOCK, on);
+    if on {
+        forget(fd);
+    }
 }
 
 /// `ioctl(FIONBIO, on)`: a user who asks for blocking IO on a socket the
@@ -464,12 +474,12 @@ pub(super) fn set_nonblocking(fd: RawFd, on: bool, op: impl FnOnce() -> c_int) -
         return op();
     }
     if !on && fds::get(fd).has(OUR_NONBLOCK) {
-        fds::set(fd, USER_NONBLOCK, false);
+        user_nonblocking(fd, false);
         return 0;
     }
     let result = op();
     if result >= 0 {
-        fds::set(fd, USER_NONBLOCK, on);
+        user_nonblocking(fd, on);
     }
     result
 }

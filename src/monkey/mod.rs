@@ -42,7 +42,8 @@
 //! that every call to them in the binary reaches its definition: `read`,
 //! `write`, `readv`, `writev`, `recv`, `recvfrom`, `recvmsg`, `send`,
 //! `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll`, `ppoll`,
-//! `nanosleep`, `clock_nanosleep`, `usleep`, `sleep`; and, to keep track of
+//! `select`, `epoll_wait`, `epoll_pwait`, `getaddrinfo`, `nanosleep`,
+//! `clock_nanosleep`, `usleep`, `sleep`; and, to keep track of
 //! descriptors, `socket`, `socketpair`, `close`, `dup`, `dup2`, `dup3`,
 //! `fcntl`, `fcntl64`, `ioctl`, `setsockopt`. Each reaches the kernel by a
 //! raw system call. Before [`patch_all`], outside greenlets (the root
@@ -66,8 +67,15 @@
 //! Sleeps park the greenlet on the hub's timers: `std::thread::sleep`
 //! (`clock_nanosleep`), `nanosleep`, `usleep`, `sleep`; `clock_nanosleep`
 //! on `CLOCK_MONOTONIC` or `CLOCK_REALTIME`, relative or `TIMER_ABSTIME`.
-//! `poll` and `ppoll` (without a signal mask) over sockets park until one
-//! is ready or the timeout passes.
+//! `poll`, `ppoll` (without a signal mask) and `select` over sockets park
+//! until one is ready or the timeout passes (with any descriptor that is
+//! not a socket among them they are the kernel's call). `epoll_wait` and
+//! `epoll_pwait` (without a signal mask) park while the epoll descriptor
+//! has nothing to report, so an event loop embedded in a sync client parks
+//! only its greenlet. `getaddrinfo` of a host name runs on the crate's
+//! resolver pool (see [`net::lookup_host`](crate::net::lookup_host)) while
+//! the greenlet parks: libc's own socket calls inside a lookup cannot be
+//! reached by any hook. A numeric address is converted at once.
 //!
 //! Closing a descriptor forgets it (its registration with the poller and
 //! what the hooks knew), before the kernel closes it: a number reused for a
@@ -91,8 +99,16 @@
 //!
 //! - `std::sync` (`Mutex`, `Condvar`, `mpsc`), `thread::park`, thread
 //!   spawning: use [`crate::lock`], [`crate::queue`] instead.
-//! - Name resolution (`getaddrinfo`), `select`, `epoll_wait`, pipes: not
-//!   yet; they block the thread as before.
+//! - Pipes, FIFOs, terminals and files: their calls are the kernel's, as
+//!   before (making a pipe shared with another process non-blocking would
+//!   change it for that process too).
+//! - `pselect`, `epoll_pwait2`, `recvmmsg`/`sendmmsg`, `sendfile`,
+//!   `splice`: the kernel's calls (they block the thread on a blocking
+//!   socket).
+//! - `O_NONBLOCK` belongs to the open file, shared by every duplicate of a
+//!   descriptor and by other processes that inherited it: code that reads a
+//!   socket the hooks made non-blocking by a path they do not see (another
+//!   process, libc's internal calls) gets `EAGAIN`.
 //! - Calls libc makes to itself (`fread` reading a socket through its
 //!   internal `read`) do not reach the hooks.
 //! - Thread-locals stay per thread: a sync client that runs an async
