@@ -702,3 +702,33 @@ fn a_std_stream_the_hooks_waited_on_converts_to_a_greenlet_stream() {
     });
     assert_eq!(&got, b"b");
 }
+
+#[test]
+fn reading_child_processes_stdout_pipes_in_greenlets_overlaps() {
+    let (outputs, elapsed) = watchdog(Duration::from_secs(8), || {
+        let start = Instant::now();
+        let readers: Vec<_> = (0..5)
+            .map(|i| {
+                greenlet::spawn(move || {
+                    let mut child = std::process::Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("sleep 0.3; echo child {i}"))
+                        .stdout(std::process::Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    let mut out = String::new();
+                    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+                    child.wait().unwrap();
+                    out
+                })
+            })
+            .collect();
+        let outputs: Vec<String> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        (outputs, start.elapsed())
+    });
+    for (i, out) in outputs.iter().enumerate() {
+        assert_eq!(out, &format!("child {i}\n"));
+    }
+    // One after another: 1.5 s.
+    assert!(elapsed < Duration::from_millis(1000), "five 300 ms children took {elapsed:?}");
+}

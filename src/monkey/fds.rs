@@ -17,8 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The hooks have looked at it (flags below are meaningful).
 pub(crate) const KNOWN: u64 = 1;
-/// A socket: inside greenlets its blocking calls park instead.
-pub(crate) const SOCKET: u64 = 1 << 1;
+/// A socket, or a pipe this process made (`pipe`, `pipe2`): inside
+/// greenlets its blocking calls park instead. Other pipes, FIFOs and
+/// terminals are left alone: they may be shared with other processes,
+/// which would see their non-blocking mode change too.
+pub(crate) const POLLABLE: u64 = 1 << 1;
 /// Its user asked for non-blocking IO (`SOCK_NONBLOCK`, `O_NONBLOCK`,
 /// `FIONBIO`): every call goes straight to the kernel.
 pub(crate) const USER_NONBLOCK: u64 = 1 << 2;
@@ -130,18 +133,18 @@ mod tests {
     #[test]
     fn a_new_file_under_a_number_starts_a_new_generation() {
         let fd = 70_001;
-        created(fd, KNOWN | SOCKET);
+        created(fd, KNOWN | POLLABLE);
         let first = get(fd);
-        assert!(first.has(SOCKET));
+        assert!(first.has(POLLABLE));
         closed(fd);
         let after = get(fd);
-        assert!(!after.has(SOCKET) && !after.has(KNOWN));
+        assert!(!after.has(POLLABLE) && !after.has(KNOWN));
         assert_ne!(first.generation(), after.generation());
     }
 
     #[test]
     fn a_duplicate_shares_the_open_files_flags() {
-        created(70_010, KNOWN | SOCKET | OUR_NONBLOCK);
+        created(70_010, KNOWN | POLLABLE | OUR_NONBLOCK);
         duplicated(70_010, 70_011);
         assert!(get(70_011).has(OUR_NONBLOCK));
         set(70_011, OUR_NONBLOCK, false);
@@ -161,7 +164,7 @@ mod tests {
         closed(fd);
         let seen = get(fd);
         closed(fd);
-        let result = classified(fd, seen, SOCKET);
+        let result = classified(fd, seen, POLLABLE);
         assert!(!result.has(KNOWN));
     }
 }

@@ -186,7 +186,7 @@ fn clock_now(clock: libc::clockid_t) -> Option<Duration> {
 /// Every hook's address, so that a binary that calls `patch_all` links
 /// them all in (an object file that defines only hooks would otherwise be
 /// left out of the link, and libc's functions used instead).
-pub(super) fn all() -> [*const (); 33] {
+pub(super) fn all() -> [*const (); 35] {
     [
         read as *const (),
         write as *const (),
@@ -221,6 +221,8 @@ pub(super) fn all() -> [*const (); 33] {
         epoll_pwait as *const (),
         select as *const (),
         getaddrinfo as *const (),
+        pipe as *const (),
+        pipe2 as *const (),
     ]
 }
 
@@ -446,6 +448,27 @@ pub(super) unsafe extern "C" fn socketpair(
         for fd in pair {
             io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0);
         }
+    }
+    result
+}
+
+/// `pipe(2)`.
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn pipe(fds: *mut c_int) -> c_int {
+    // SAFETY: see above.
+    unsafe { pipe2(fds, 0) }
+}
+
+/// `pipe2(2)`: the pipe's ends are this process's own, so the hooks may
+/// make them non-blocking (unlike an inherited pipe's).
+#[cfg_attr(not(test), unsafe(no_mangle))]
+pub(super) unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
+    // SAFETY: see above.
+    let result = unsafe { syscall!(SYS_pipe2, fds, flags) } as c_int;
+    if result == 0 {
+        // SAFETY: on success the kernel wrote two descriptors to `fds`.
+        let ends = unsafe { [*fds, *fds.add(1)] };
+        io::pipe_created(ends, flags & libc::O_NONBLOCK != 0);
     }
     result
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use libc::c_int;
 
-use super::fds::{self, Entry, KNOWN, OUR_NONBLOCK, RCVTIMEO, SNDTIMEO, SOCKET, USER_NONBLOCK};
+use super::fds::{self, Entry, KNOWN, OUR_NONBLOCK, POLLABLE, RCVTIMEO, SNDTIMEO, USER_NONBLOCK};
 use super::hooks::{errno, set_errno, sys};
 use crate::hub::{Cancelled, WaitOn, current_waker, in_greenlet, park_cancellable};
 use crate::reactor::{self, Direction, IoSource};
@@ -98,7 +98,7 @@ fn classify(fd: RawFd) -> Entry {
     }
     let mut flags = 0;
     if sys::is_socket(fd) {
-        flags |= SOCKET;
+        flags |= POLLABLE;
         if sys::socket_timeout(fd, libc::SO_RCVTIMEO).is_some() {
             flags |= RCVTIMEO;
         }
@@ -119,7 +119,7 @@ fn classify(fd: RawFd) -> Entry {
 /// with `O_NONBLOCK` set on it; `None` to pass the call through.
 fn managed(fd: RawFd) -> Option<Entry> {
     let entry = classify(fd);
-    if !entry.has(SOCKET) || entry.has(USER_NONBLOCK) {
+    if !entry.has(POLLABLE) || entry.has(USER_NONBLOCK) {
         return None;
     }
     if !entry.has(OUR_NONBLOCK) {
@@ -342,7 +342,7 @@ pub(super) fn poll(
             continue; // poll ignores it
         }
         let entry = classify(fd);
-        if !entry.has(SOCKET) {
+        if !entry.has(POLLABLE) {
             return op(timeout);
         }
         let Ok(source) = source(fd, entry) else {
@@ -407,7 +407,14 @@ pub(super) fn parks_here() -> bool {
 pub(super) fn socket_created(fd: RawFd, nonblocking: bool) {
     if patched() && fd >= 0 {
         let user = if nonblocking { USER_NONBLOCK } else { 0 };
-        fds::created(fd, KNOWN | SOCKET | user);
+        fds::created(fd, KNOWN | POLLABLE | user);
+    }
+}
+
+/// After `pipe` / `pipe2`: both ends are new, and this process's own.
+pub(super) fn pipe_created(ends: [RawFd; 2], nonblocking: bool) {
+    for fd in ends {
+        socket_created(fd, nonblocking);
     }
 }
 

@@ -44,14 +44,15 @@
 //! `sendto`, `sendmsg`, `accept`, `accept4`, `connect`, `poll`, `ppoll`,
 //! `select`, `epoll_wait`, `epoll_pwait`, `getaddrinfo`, `nanosleep`,
 //! `clock_nanosleep`, `usleep`, `sleep`; and, to keep track of
-//! descriptors, `socket`, `socketpair`, `close`, `dup`, `dup2`, `dup3`,
+//! descriptors, `socket`, `socketpair`, `pipe`, `pipe2`, `close`, `dup`, `dup2`, `dup3`,
 //! `fcntl`, `fcntl64`, `ioctl`, `setsockopt`. Each reaches the kernel by a
 //! raw system call. Before [`patch_all`], outside greenlets (the root
-//! context, plain threads) and for descriptors that are not sockets
-//! (regular files, terminals, pipes), a hook is the kernel's call after one
+//! context, plain threads) and for descriptors that are neither sockets nor
+//! the process's own pipes (regular files, terminals), a hook is the kernel's call after one
 //! relaxed load (or, once patched, a thread-local and a table read).
 //!
-//! Inside a greenlet, after `patch_all`, a call on a socket whose user wants
+//! Inside a greenlet, after `patch_all`, a call on a socket (or on a pipe
+//! the process made itself, such as a child process's stdout) whose user wants
 //! blocking IO is made non-blocking: the hooks set `O_NONBLOCK` on the
 //! socket, try the call, and where it would block they park the greenlet on
 //! the hub's poller until the socket is ready, as [`crate::net`] does.
@@ -99,9 +100,9 @@
 //!
 //! - `std::sync` (`Mutex`, `Condvar`, `mpsc`), `thread::park`, thread
 //!   spawning: use [`crate::lock`], [`crate::queue`] instead.
-//! - Pipes, FIFOs, terminals and files: their calls are the kernel's, as
-//!   before (making a pipe shared with another process non-blocking would
-//!   change it for that process too).
+//! - Inherited pipes (a shell's `|`), FIFOs, terminals and files: their
+//!   calls are the kernel's, as before (making a pipe shared with another
+//!   process non-blocking would change it for that process too).
 //! - `pselect`, `epoll_pwait2`, `recvmmsg`/`sendmmsg`, `sendfile`,
 //!   `splice`: the kernel's calls (they block the thread on a blocking
 //!   socket).
