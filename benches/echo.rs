@@ -1,9 +1,12 @@
 //! Echo round trips of 64-byte messages at 10, 100 and 1,000 connections,
-//! three servers side by side, all driven by the same `echo_client`:
+//! four servers side by side, all driven by the same `echo_client`:
 //!
 //! - greenlet: the `echo_server` example, one greenlet per connection;
 //! - threads: a thread-per-connection server on `std::net` (this binary,
 //!   re-run as `--serve threads ADDR`);
+//! - std+patch: the threads server's code, unmodified (plain `std::net`),
+//!   with a greenlet per connection under `greenlet::monkey::patch_all`
+//!   (this binary, re-run as `--serve patched ADDR`);
 //! - tokio: a tokio `current_thread` echo server, a task per connection
 //!   (this binary, re-run as `--serve tokio ADDR`). tokio is a
 //!   dev-dependency used only here: it is the bar to beat.
@@ -53,11 +56,16 @@ usage: cargo bench --bench echo [-- options]
                         processes used more than C cores (default 0.1)
   --no-build            do not build the echo_server and echo_client examples first
 
-Internal: `--serve threads|tokio ADDR` runs one of the comparison servers.";
+Internal: `--serve threads|patched|tokio ADDR` runs one of the comparison servers.";
 
 const MESSAGE_SIZE: usize = 64;
 const FIRST_PORT: u16 = 20000;
-const SERVERS: [Server; 3] = [Server::Greenlet, Server::Threads, Server::Tokio];
+const SERVERS: [Server; 4] = [
+    Server::Greenlet,
+    Server::Patched,
+    Server::Threads,
+    Server::Tokio,
+];
 /// Runs of one server at one connection count, when other work keeps
 /// spoiling them.
 const MAX_ATTEMPTS: usize = 5;
@@ -69,6 +77,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Server {
     Greenlet,
+    Patched,
     Threads,
     Tokio,
 }
@@ -77,6 +86,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Greenlet => "greenlet",
+            Server::Patched => "std+patch",
             Server::Threads => "threads",
             Server::Tokio => "tokio",
         }
@@ -109,8 +119,9 @@ fn main() {
     if args.first().map(String::as_str) == Some("--serve") {
         match (args.get(1).map(String::as_str), args.get(2)) {
             (Some("threads"), Some(addr)) => serve_threads(addr),
+            (Some("patched"), Some(addr)) => serve_patched(addr),
             (Some("tokio"), Some(addr)) => serve_tokio(addr),
-            _ => usage_error("--serve takes `threads` or `tokio`, then an address"),
+            _ => usage_error("--serve takes `threads`, `patched` or `tokio`, then an address"),
         }
         .unwrap_or_else(|e| {
             eprintln!("echo bench server: {e}");
@@ -341,6 +352,9 @@ fn run(
     command.args(["-c", "0"]);
     match server {
         Server::Greenlet => command.arg(&binaries.server).args(["--addr", &addr]),
+        Server::Patched => command
+            .arg(&binaries.this)
+            .args(["--serve", "patched", &addr]),
         Server::Threads => command
             .arg(&binaries.this)
             .args(["--serve", "threads", &addr]),
@@ -624,6 +638,29 @@ fn serve_threads(addr: &str) -> io::Result<()> {
             let _ = echo_std(stream);
         });
     }
+}
+
+/// The thread server's code, unmodified, under `greenlet::monkey::patch_all`:
+/// one greenlet per connection instead of a thread (the accept loop runs in
+/// a greenlet too, since a std call in the root context blocks the thread).
+fn serve_patched(addr: &str) -> io::Result<()> {
+    greenlet::monkey::patch_all();
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let listener: std::net::TcpListener = mio::net::TcpListener::bind(addr)?.into();
+    listener.set_nonblocking(false)?;
+    let accept_loop = greenlet::spawn(move || -> io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept()?;
+            greenlet::spawn(move || {
+                let _ = echo_std(stream);
+            });
+        }
+    });
+    accept_loop
+        .join()
+        .map_err(|e| io::Error::other(e.to_string()))?
 }
 
 fn echo_std(mut stream: TcpStream) -> io::Result<()> {

@@ -717,7 +717,12 @@ fn reading_child_processes_stdout_pipes_in_greenlets_overlaps() {
                         .spawn()
                         .unwrap();
                     let mut out = String::new();
-                    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+                    child
+                        .stdout
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut out)
+                        .unwrap();
                     child.wait().unwrap();
                     out
                 })
@@ -730,5 +735,8 @@ fn reading_child_processes_stdout_pipes_in_greenlets_overlaps() {
         assert_eq!(out, &format!("child {i}\n"));
     }
     // One after another: 1.5 s.
-    assert!(elapsed < Duration::from_millis(1000), "five 300 ms children took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1000),
+        "five 300 ms children took {elapsed:?}"
+    );
 }

@@ -40,13 +40,26 @@ const GENERATION: u64 = 1 << 32;
 const CHUNK: usize = 4096;
 const CHUNKS: usize = 1024; // descriptors up to 4 Mi; larger ones are not tracked
 
-static TABLE: [OnceLock<Box<[AtomicU64]>>; CHUNKS] = [const { OnceLock::new() }; CHUNKS];
+/// A chunk of entries; an array (not a slice), so indexing it with
+/// `fd % CHUNK` needs no bounds check.
+type Chunk = [AtomicU64; CHUNK];
+
+static TABLE: [OnceLock<Box<Chunk>>; CHUNKS] = [const { OnceLock::new() }; CHUNKS];
+
+/// A zeroed chunk, made on the heap directly (not built on the stack of a
+/// greenlet that may be small).
+fn new_chunk() -> Box<Chunk> {
+    let entries: Box<[AtomicU64]> = (0..CHUNK).map(|_| AtomicU64::new(0)).collect();
+    entries
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("CHUNK entries were made"))
+}
 
 /// The entry for `fd`, if it can have one.
 fn slot(fd: RawFd) -> Option<&'static AtomicU64> {
     let fd = usize::try_from(fd).ok()?;
     let chunk = TABLE.get(fd / CHUNK)?;
-    let chunk = chunk.get_or_init(|| (0..CHUNK).map(|_| AtomicU64::new(0)).collect());
+    let chunk = chunk.get_or_init(new_chunk);
     Some(&chunk[fd % CHUNK])
 }
 

@@ -200,9 +200,10 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
 /// is made again; outside greenlets it is the kernel's call, with a
 /// blocking wait in `poll` if the hooks made the socket non-blocking.
 #[inline(always)]
-pub(super) fn transfer(fd: RawFd, direction: Direction, op: impl FnMut() -> isize) -> isize {
-    if !patched() {
-        let mut op = op;
+pub(super) fn transfer(fd: RawFd, direction: Direction, mut op: impl FnMut() -> isize) -> isize {
+    // The pass-through cases first, inlined into the hook: unpatched, and
+    // outside greenlets on a descriptor the hooks did not make non-blocking.
+    if !patched() || (!in_greenlet() && !fds::get(fd).has(OUR_NONBLOCK)) {
         return op();
     }
     transfer_patched(fd, direction, op)
