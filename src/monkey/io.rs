@@ -97,7 +97,10 @@ fn classify(fd: RawFd) -> Entry {
         return seen;
     }
     let mut flags = 0;
-    if sys::is_socket(fd) {
+    // The standard streams are left alone even when they are sockets (a
+    // service manager's log socket): they are shared with every child
+    // process, which would inherit the non-blocking mode.
+    if fd > 2 && sys::is_socket(fd) {
         flags |= POLLABLE;
         if sys::socket_timeout(fd, libc::SO_RCVTIMEO).is_some() {
             flags |= RCVTIMEO;

@@ -100,6 +100,9 @@
 //!
 //! - `std::sync` (`Mutex`, `Condvar`, `mpsc`), `thread::park`, thread
 //!   spawning: use [`crate::lock`], [`crate::queue`] instead.
+//! - The standard streams (descriptors 0 to 2), even when they are
+//!   sockets, unless this process made them (with `socket` or `dup2`):
+//!   child processes share them.
 //! - Inherited pipes (a shell's `|`), FIFOs, terminals and files: their
 //!   calls are the kernel's, as before (making a pipe shared with another
 //!   process non-blocking would change it for that process too).
@@ -123,13 +126,21 @@
 //!
 //! # Linking
 //!
-//! The hooks are defined in the executable, which exports them (Rust
-//! executables export `#[no_mangle]` functions in their dynamic symbol
-//! table), so shared libraries the binary loads — a C client library —
-//! reach them too, as they would reach libc's. A library loaded with
-//! `RTLD_DEEPBIND`, or one that calls the kernel itself, does not. Under
-//! static linking with glibc the hooks clash with libc's own definitions
-//! (a duplicate symbol error); musl is not supported.
+//! The hooks are defined in the executable, and Rust executables export
+//! `#[no_mangle]` functions in their dynamic symbol table, so the dynamic
+//! linker binds every shared library's calls to them too (the executable
+//! comes first in symbol lookup): a C client library, linked or loaded with
+//! `dlopen`, needs no link flags. Not reached: a library loaded with
+//! `RTLD_DEEPBIND` (it looks in itself and its own dependencies first),
+//! code that makes system calls itself, and calls inside libc to itself.
+//! A binary must call [`patch_all`] (not only depend on the crate) for the
+//! hooks to be linked in.
+//!
+//! Static linking with glibc (`-C target-feature=+crt-static`) fails at the
+//! link (a duplicate `getaddrinfo`: libc's archive member that defines it
+//! is pulled in by `freeaddrinfo`), and would leave no `dlsym(RTLD_NEXT)`
+//! to find libc's resolver. musl is not supported: the hooks follow glibc's
+//! declarations (`ioctl`'s request is an `unsigned long`, `fcntl64`).
 //!
 //! Layer: user-facing. Uses the reactor, time and the hub; `hooks.rs` is
 //! the only unsafe code of it.
