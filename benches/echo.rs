@@ -547,6 +547,12 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone: usize) {
     let medians =
         |samples: &[Sample], f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
+    let index = |server: Server| SERVERS.iter().position(|&s| s == server).expect("listed");
+    let (greenlet, patched, tokio) = (
+        index(Server::Greenlet),
+        index(Server::Patched),
+        index(Server::Tokio),
+    );
     println!();
     println!(
         "Echo round trips, {MESSAGE_SIZE}-byte messages, {} s per run, median of {} interleaved \
@@ -554,48 +560,49 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
         options.duration, options.repeats
     );
     println!();
-    println!(
-        "| connections | greenlet req/s | greenlet p99 | threads req/s | threads p99 | \
-         tokio req/s | tokio p99 | greenlet/tokio | greenlet/threads |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let names: Vec<&str> = SERVERS.iter().map(|s| s.name()).collect();
+    print!("| connections |");
+    for name in &names {
+        print!(" {name} req/s | {name} p99 |");
+    }
+    println!(" greenlet/tokio | std+patch/greenlet |");
+    println!("|---:|{}---:|---:|", "---:|---:|".repeat(names.len()));
     for (connections, samples) in results {
         let rate: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.rate)).collect();
         let p99: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.p99_us)).collect();
+        print!("| {} |", thousands(*connections as f64));
+        for (rate, p99) in rate.iter().zip(&p99) {
+            print!(" {} | {p99:.0} µs |", thousands(*rate));
+        }
         println!(
-            "| {} | {} | {:.0} µs | {} | {:.0} µs | {} | {:.0} µs | {:.2}× | {:.2}× |",
-            thousands(*connections as f64),
-            thousands(rate[0]),
-            p99[0],
-            thousands(rate[1]),
-            p99[1],
-            thousands(rate[2]),
-            p99[2],
-            rate[0] / rate[2],
-            rate[0] / rate[1]
+            " {:.2}× | {:.2}× |",
+            rate[greenlet] / rate[tokio],
+            rate[patched] / rate[greenlet]
         );
     }
     println!();
     println!("Medians of p50 latency and of server CPU time (user + system) per request:");
     println!();
-    println!(
-        "| connections | greenlet p50 | threads p50 | tokio p50 | greenlet CPU/req | \
-         threads CPU/req | tokio CPU/req |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    print!("| connections |");
+    for name in &names {
+        print!(" {name} p50 |");
+    }
+    for name in &names {
+        print!(" {name} CPU/req |");
+    }
+    println!();
+    println!("|---:|{}", "---:|".repeat(2 * names.len()));
     for (connections, samples) in results {
         let p50: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.p50_us)).collect();
         let cpu: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.cpu_us)).collect();
-        println!(
-            "| {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.2} µs | {:.2} µs | {:.2} µs |",
-            thousands(*connections as f64),
-            p50[0],
-            p50[1],
-            p50[2],
-            cpu[0],
-            cpu[1],
-            cpu[2]
-        );
+        print!("| {} |", thousands(*connections as f64));
+        for p50 in &p50 {
+            print!(" {p50:.0} µs |");
+        }
+        for cpu in &cpu {
+            print!(" {cpu:.2} µs |");
+        }
+        println!();
     }
     let worst = results
         .iter()
