@@ -740,3 +740,110 @@ fn reading_child_processes_stdout_pipes_in_greenlets_overlaps() {
         "five 300 ms children took {elapsed:?}"
     );
 }
+
+/// Now on `clock`, plus `after`, as a timespec.
+fn clock_in(clock: libc::clockid_t, after: Duration) -> libc::timespec {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    assert_eq!(unsafe { libc::clock_gettime(clock, &mut now) }, 0);
+    let nanos = now.tv_nsec as u64 + u64::from(after.subsec_nanos());
+    libc::timespec {
+        tv_sec: now.tv_sec
+            + after.as_secs() as libc::time_t
+            + (nanos / 1_000_000_000) as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+    }
+}
+
+#[test]
+fn every_libc_sleep_parks_only_its_greenlet() {
+    let (results, elapsed) = watchdog(Duration::from_secs(8), || {
+        let start = Instant::now();
+        let short = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 300_000_000,
+        };
+        let sleepers: Vec<greenlet::Greenlet<(&str, i64)>> = vec![
+            // SAFETY (each): a valid timespec, no remainder asked for.
+            greenlet::spawn(move || {
+                (
+                    "nanosleep",
+                    unsafe { libc::nanosleep(&short, std::ptr::null_mut()) } as i64,
+                )
+            }),
+            greenlet::spawn(|| ("usleep", unsafe { libc::usleep(300_000) } as i64)),
+            greenlet::spawn(|| ("sleep", unsafe { libc::sleep(1) } as i64)),
+            greenlet::spawn(move || {
+                ("clock_nanosleep monotonic relative", unsafe {
+                    libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &short, std::ptr::null_mut())
+                }
+                    as i64)
+            }),
+            greenlet::spawn(|| {
+                let at = clock_in(libc::CLOCK_MONOTONIC, Duration::from_millis(300));
+                ("clock_nanosleep monotonic absolute", unsafe {
+                    libc::clock_nanosleep(
+                        libc::CLOCK_MONOTONIC,
+                        libc::TIMER_ABSTIME,
+                        &at,
+                        std::ptr::null_mut(),
+                    )
+                }
+                    as i64)
+            }),
+            greenlet::spawn(|| {
+                let at = clock_in(libc::CLOCK_REALTIME, Duration::from_millis(300));
+                ("clock_nanosleep realtime absolute", unsafe {
+                    libc::clock_nanosleep(
+                        libc::CLOCK_REALTIME,
+                        libc::TIMER_ABSTIME,
+                        &at,
+                        std::ptr::null_mut(),
+                    )
+                }
+                    as i64)
+            }),
+        ];
+        let results: Vec<_> = sleepers.into_iter().map(|s| s.join().unwrap()).collect();
+        (results, start.elapsed())
+    });
+    for (call, result) in &results {
+        assert_eq!(*result, 0, "{call} returned {result}");
+    }
+    // Together: the longest (1 s), not the sum (2.5 s).
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1700), "took {elapsed:?}");
+}
+
+#[test]
+fn a_kill_cuts_a_nanosleep_short_with_ecanceled_and_the_time_left() {
+    let (result, error, left, joined) = watchdog(Duration::from_secs(5), || {
+        let (report, reported) = mpsc::channel();
+        let sleeper = greenlet::spawn(move || {
+            let request = libc::timespec {
+                tv_sec: 10,
+                tv_nsec: 0,
+            };
+            let mut left = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: valid timespecs for the request and the remainder.
+            let result = unsafe { libc::nanosleep(&request, &mut left) };
+            let error = io::Error::last_os_error().raw_os_error();
+            let _ = report.send((result, error, left.tv_sec));
+        });
+        greenlet::sleep(Duration::from_millis(50));
+        sleeper.kill();
+        let joined = matches!(sleeper.join(), Err(greenlet::JoinError::Killed));
+        let (result, error, left) = reported.recv().unwrap();
+        (result, error, left, joined)
+    });
+    assert_eq!(result, -1);
+    assert_eq!(error, Some(libc::ECANCELED));
+    assert!((9..=10).contains(&left), "{left} s left");
+    assert!(joined, "join reports the kill");
+}
