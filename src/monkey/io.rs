@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use libc::c_int;
 
 use super::fds::{self, Entry, KNOWN, OUR_NONBLOCK, POLLABLE, RCVTIMEO, SNDTIMEO, USER_NONBLOCK};
-use super::hooks::{errno, set_errno, sys};
+use super::kernel::{errno, set_errno, sys};
 use crate::hub::{Cancelled, WaitOn, current_waker, in_greenlet, park_cancellable};
 use crate::reactor::{self, Direction, IoSource};
 use crate::time::CancelTimer;

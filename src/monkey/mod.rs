@@ -106,6 +106,8 @@
 //! - Inherited pipes (a shell's `|`), FIFOs, terminals and files: their
 //!   calls are the kernel's, as before (making a pipe shared with another
 //!   process non-blocking would change it for that process too).
+//! - Other kinds of descriptor (`eventfd`, `timerfd`, `signalfd`,
+//!   `inotify`): the kernel's calls; a blocking read of one blocks the thread.
 //! - `pselect`, `epoll_pwait2`, `recvmmsg`/`sendmmsg`, `sendfile`,
 //!   `splice`: the kernel's calls (they block the thread on a blocking
 //!   socket).
@@ -142,12 +144,14 @@
 //! to find libc's resolver. musl is not supported: the hooks follow glibc's
 //! declarations (`ioctl`'s request is an `unsigned long`, `fcntl64`).
 //!
-//! Layer: user-facing. Uses the reactor, time and the hub; `hooks.rs` is
-//! the only unsafe code of it.
+//! Layer: user-facing. Uses the reactor, time and the hub; `hooks.rs` (the
+//! entry points) and `kernel.rs` (its own system calls) are its only
+//! unsafe code.
 
 mod fds;
 mod hooks;
 mod io;
+mod kernel;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
