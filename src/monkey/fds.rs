@@ -29,6 +29,9 @@ pub(crate) const USER_NONBLOCK: u64 = 1 << 2;
 /// descriptor (`fcntl(F_GETFL)` hides the flag, and outside greenlets a
 /// call that would block waits in `poll`).
 pub(crate) const OUR_NONBLOCK: u64 = 1 << 3;
+/// A byte stream (a `SOCK_STREAM` socket, a pipe): a read that returns
+/// less than it asked for has drained what there was.
+pub(crate) const STREAM: u64 = 1 << 6;
 /// Its user set `SO_RCVTIMEO` / `SO_SNDTIMEO` (read back when a call
 /// would block).
 pub(crate) const RCVTIMEO: u64 = 1 << 4;

@@ -91,7 +91,7 @@ macro_rules! syscall {
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub(super) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
     // SAFETY: see above.
-    io::transfer(fd, Direction::Read, || unsafe {
+    io::transfer(fd, Direction::Read, Some(count), || unsafe {
         syscall!(SYS_read, fd, buf, count)
     })
 }
@@ -100,7 +100,7 @@ pub(super) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t)
 #[cfg_attr(not(test), unsafe(no_mangle))]
 pub(super) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, count: size_t) -> ssize_t {
     // SAFETY: see above.
-    io::transfer(fd, Direction::Write, || unsafe {
+    io::transfer(fd, Direction::Write, None, || unsafe {
         syscall!(SYS_write, fd, buf, count)
     })
 }
@@ -113,7 +113,7 @@ pub(super) unsafe extern "C" fn readv(
     iovcnt: c_int,
 ) -> ssize_t {
     // SAFETY: see above.
-    io::transfer(fd, Direction::Read, || unsafe {
+    io::transfer(fd, Direction::Read, None, || unsafe {
         syscall!(SYS_readv, fd, iov, iovcnt)
     })
 }
@@ -126,7 +126,7 @@ pub(super) unsafe extern "C" fn writev(
     iovcnt: c_int,
 ) -> ssize_t {
     // SAFETY: see above.
-    io::transfer(fd, Direction::Write, || unsafe {
+    io::transfer(fd, Direction::Write, None, || unsafe {
         syscall!(SYS_writev, fd, iov, iovcnt)
     })
 }
@@ -167,7 +167,9 @@ pub(super) unsafe extern "C" fn recvfrom(
     if flags & libc::MSG_DONTWAIT != 0 {
         return op();
     }
-    io::transfer(fd, Direction::Read, op)
+    // A peek or a wait for all drains nothing that a short result shows.
+    let plain = flags & (libc::MSG_PEEK | libc::MSG_WAITALL) == 0;
+    io::transfer(fd, Direction::Read, plain.then_some(len), op)
 }
 
 /// `recvmsg(2)`.
@@ -182,7 +184,7 @@ pub(super) unsafe extern "C" fn recvmsg(
     if flags & libc::MSG_DONTWAIT != 0 {
         return op();
     }
-    io::transfer(fd, Direction::Read, op)
+    io::transfer(fd, Direction::Read, None, op)
 }
 
 /// `send(2)`.
@@ -212,7 +214,7 @@ pub(super) unsafe extern "C" fn sendto(
     if flags & libc::MSG_DONTWAIT != 0 {
         return op();
     }
-    io::transfer(fd, Direction::Write, op)
+    io::transfer(fd, Direction::Write, None, op)
 }
 
 /// `sendmsg(2)`.
@@ -227,7 +229,7 @@ pub(super) unsafe extern "C" fn sendmsg(
     if flags & libc::MSG_DONTWAIT != 0 {
         return op();
     }
-    io::transfer(fd, Direction::Write, op)
+    io::transfer(fd, Direction::Write, None, op)
 }
 
 /// `accept(2)`.
@@ -251,8 +253,8 @@ pub(super) unsafe extern "C" fn accept4(
 ) -> c_int {
     // SAFETY: see above.
     let op = || unsafe { syscall!(SYS_accept4, fd, addr, addrlen, flags) };
-    let accepted = io::transfer(fd, Direction::Read, op) as c_int;
-    io::socket_created(accepted, flags & libc::SOCK_NONBLOCK != 0);
+    let accepted = io::transfer(fd, Direction::Read, None, op) as c_int;
+    io::accepted(fd, accepted, flags & libc::SOCK_NONBLOCK != 0);
     accepted
 }
 
@@ -270,7 +272,8 @@ pub(super) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: s
 pub(super) unsafe extern "C" fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int {
     // SAFETY: see above.
     let fd = unsafe { syscall!(SYS_socket, domain, kind, protocol) } as c_int;
-    io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0);
+    let stream = kind & 0xf == libc::SOCK_STREAM;
+    io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0, stream);
     fd
 }
 
@@ -288,7 +291,11 @@ pub(super) unsafe extern "C" fn socketpair(
         // SAFETY: on success the kernel wrote two descriptors to `sv`.
         let pair = unsafe { [*sv, *sv.add(1)] };
         for fd in pair {
-            io::socket_created(fd, kind & libc::SOCK_NONBLOCK != 0);
+            io::socket_created(
+                fd,
+                kind & libc::SOCK_NONBLOCK != 0,
+                kind & 0xf == libc::SOCK_STREAM,
+            );
         }
     }
     result

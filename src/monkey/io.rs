@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use libc::c_int;
 
-use super::fds::{self, Entry, KNOWN, OUR_NONBLOCK, POLLABLE, RCVTIMEO, SNDTIMEO, USER_NONBLOCK};
+use super::fds::{
+    self, Entry, KNOWN, OUR_NONBLOCK, POLLABLE, RCVTIMEO, SNDTIMEO, STREAM, USER_NONBLOCK,
+};
 use super::kernel::{errno, set_errno, sys};
 use crate::hub::{Cancelled, WaitOn, current_waker, in_greenlet, park_cancellable};
 use crate::reactor::{self, Direction, IoSource};
@@ -102,6 +104,9 @@ fn classify(fd: RawFd) -> Entry {
     // process, which would inherit the non-blocking mode.
     if fd > 2 && sys::is_socket(fd) {
         flags |= POLLABLE;
+        if sys::is_stream_socket(fd) {
+            flags |= STREAM;
+        }
         if sys::socket_timeout(fd, libc::SO_RCVTIMEO).is_some() {
             flags |= RCVTIMEO;
         }
@@ -202,17 +207,32 @@ fn remaining(deadline: Option<Instant>) -> Option<Duration> {
 /// call that would block parks the greenlet until the socket is ready and
 /// is made again; outside greenlets it is the kernel's call, with a
 /// blocking wait in `poll` if the hooks made the socket non-blocking.
+///
+/// `asked` is how many bytes a plain read asks for (`None` for other
+/// calls): on a byte stream, a read that returns fewer has drained the
+/// descriptor, so the next one parks at once instead of asking the kernel
+/// only to hear `EAGAIN` (as `greenlet::net` does).
 #[inline(always)]
-pub(super) fn transfer(fd: RawFd, direction: Direction, mut op: impl FnMut() -> isize) -> isize {
+pub(super) fn transfer(
+    fd: RawFd,
+    direction: Direction,
+    asked: Option<usize>,
+    mut op: impl FnMut() -> isize,
+) -> isize {
     // The pass-through cases first, inlined into the hook: unpatched, and
     // outside greenlets on a descriptor the hooks did not make non-blocking.
     if !patched() || (!in_greenlet() && !fds::get(fd).has(OUR_NONBLOCK)) {
         return op();
     }
-    transfer_patched(fd, direction, op)
+    transfer_patched(fd, direction, asked, op)
 }
 
-fn transfer_patched(fd: RawFd, direction: Direction, mut op: impl FnMut() -> isize) -> isize {
+fn transfer_patched(
+    fd: RawFd,
+    direction: Direction,
+    asked: Option<usize>,
+    mut op: impl FnMut() -> isize,
+) -> isize {
     if !in_greenlet() {
         let entry = fds::get(fd);
         if entry.has(OUR_NONBLOCK) && !entry.has(USER_NONBLOCK) {
@@ -223,24 +243,43 @@ fn transfer_patched(fd: RawFd, direction: Direction, mut op: impl FnMut() -> isi
     let Some(entry) = managed(fd) else {
         return op();
     };
+    let source = match source(fd, entry) {
+        Ok(source) => source,
+        Err(e) => {
+            log::debug!(target: "greenlet", "cannot register descriptor {fd}: {e}");
+            return transfer_blocking(fd, entry, direction, op);
+        }
+    };
+    let state = source.state();
+    let what = match direction {
+        Direction::Read => "a patched read",
+        Direction::Write => "a patched write",
+    };
     let mut deadline = None;
     let mut first = true;
     loop {
-        let result = op();
-        if result >= 0 {
-            return result;
-        }
-        let error = errno();
-        if !would_block(error) {
-            return result;
+        if state.is_ready(direction) {
+            let result = op();
+            if result >= 0 {
+                let short = asked.is_some_and(|asked| (result as usize) < asked);
+                if short && entry.has(STREAM) {
+                    source.drained(direction);
+                }
+                return result;
+            }
+            let error = errno();
+            if !would_block(error) {
+                return result;
+            }
+            state.mark_not_ready(direction);
         }
         if std::mem::take(&mut first) {
             deadline = self::deadline(fd, entry, direction);
         }
-        match wait(fd, entry, direction, deadline) {
-            Waited::Ready => {}
-            Waited::TimedOut => return fail(libc::EAGAIN),
-            Waited::Cancelled => return fail(libc::ECANCELED),
+        match source.wait_cancellable(direction, deadline, what) {
+            Ok(true) => {}
+            Ok(false) => return fail(libc::EAGAIN),
+            Err(Cancelled) => return fail(libc::ECANCELED),
         }
     }
 }
@@ -408,17 +447,26 @@ pub(super) fn parks_here() -> bool {
 
 /// After `socket`, `accept` and friends: `fd` is a new socket, non-blocking
 /// if its user asked.
-pub(super) fn socket_created(fd: RawFd, nonblocking: bool) {
+pub(super) fn socket_created(fd: RawFd, nonblocking: bool, stream: bool) {
     if patched() && fd >= 0 {
         let user = if nonblocking { USER_NONBLOCK } else { 0 };
-        fds::created(fd, KNOWN | POLLABLE | user);
+        let stream = if stream { STREAM } else { 0 };
+        fds::created(fd, KNOWN | POLLABLE | user | stream);
+    }
+}
+
+/// After `accept` on `listener`: the new socket is of the listener's type.
+pub(super) fn accepted(listener: RawFd, fd: RawFd, nonblocking: bool) {
+    if patched() && fd >= 0 {
+        let stream = fds::get(listener).has(STREAM) || sys::is_stream_socket(fd);
+        socket_created(fd, nonblocking, stream);
     }
 }
 
 /// After `pipe` / `pipe2`: both ends are new, and this process's own.
 pub(super) fn pipe_created(ends: [RawFd; 2], nonblocking: bool) {
     for fd in ends {
-        socket_created(fd, nonblocking);
+        socket_created(fd, nonblocking, true);
     }
 }
 

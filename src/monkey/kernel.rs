@@ -80,6 +80,25 @@ pub(super) mod sys {
         (!timeout.is_zero()).then_some(timeout)
     }
 
+    /// Whether the socket is a `SOCK_STREAM` one (`SO_TYPE`).
+    pub(crate) fn is_stream_socket(fd: RawFd) -> bool {
+        let mut value: c_int = 0;
+        let mut len = std::mem::size_of::<c_int>() as socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `value`, an
+        // int, and the new length into `len`.
+        let result = unsafe {
+            libc::syscall(
+                libc::SYS_getsockopt,
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TYPE,
+                (&raw mut value).cast::<c_void>(),
+                &raw mut len,
+            )
+        };
+        result == 0 && value == libc::SOCK_STREAM
+    }
+
     /// The socket's pending error (`SO_ERROR`), 0 if none.
     pub(crate) fn socket_error(fd: RawFd) -> c_int {
         let mut value: c_int = 0;

@@ -111,8 +111,10 @@ impl IoState {
         }
     }
 
+    /// Whether an attempt in `direction` is worth making (unknown counts as
+    /// ready; an attempt that says `WouldBlock` clears it).
     #[inline]
-    fn is_ready(&self, direction: Direction) -> bool {
+    pub(crate) fn is_ready(&self, direction: Direction) -> bool {
         self.ready.get() & direction.ready_bits() != 0
     }
 
