@@ -847,3 +847,33 @@ fn a_kill_cuts_a_nanosleep_short_with_ecanceled_and_the_time_left() {
     assert!((9..=10).contains(&left), "{left} s left");
     assert!(joined, "join reports the kill");
 }
+
+#[test]
+fn a_greenlet_that_panics_on_the_ecanceled_of_its_kill_is_reported_killed() {
+    let killed = watchdog(Duration::from_secs(5), || {
+        let (client, _server) = pair();
+        let reader = greenlet::spawn(move || {
+            let mut client = client;
+            client.read(&mut [0; 16]).unwrap() // panics on ECANCELED
+        });
+        greenlet::sleep(Duration::from_millis(50));
+        reader.kill();
+        matches!(reader.join(), Err(greenlet::JoinError::Killed))
+    });
+    assert!(killed, "the kill is the cause, not the panic it led to");
+}
+
+#[test]
+fn with_timeout_around_code_that_panics_on_the_ecanceled_is_elapsed() {
+    let result = watchdog(Duration::from_secs(5), || {
+        let (client, _server) = pair();
+        greenlet::spawn(move || {
+            greenlet::with_timeout(Duration::from_millis(50), || {
+                (&client).read(&mut [0; 16]).unwrap() // panics on ECANCELED
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(result, Err(greenlet::Elapsed::default()));
+}

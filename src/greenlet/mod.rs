@@ -565,8 +565,10 @@ where
             });
             let result = match outcome {
                 // A kill that cancelled a foreign call (a hooked libc
-                // function, which cannot unwind) is a kill all the same.
-                Ok(_) if header.interruption.was_cancelled_by_kill() => Err(JoinError::Killed),
+                // function, which cannot unwind) is a kill all the same,
+                // however the greenlet went on: returning, or panicking
+                // (an `unwrap` of the `ECANCELED` it got).
+                _ if header.interruption.was_cancelled_by_kill() => Err(JoinError::Killed),
                 outcome => outcome.map_err(|payload| header.join_error(payload)),
             };
             this.body.replace(Body::Done(result));

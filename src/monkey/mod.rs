@@ -89,8 +89,8 @@
 //! between it and the hook (that would be undefined behaviour): the call
 //! returns -1 with `errno` `ECANCELED` (std: an `io::Error` of that raw OS
 //! error), and the caller goes on as it does with any error. Whatever it
-//! does then, [`Greenlet::join`](crate::Greenlet::join) reports
-//! `Err(JoinError::Killed)` and `with_timeout` `Err(Elapsed)`. A greenlet
+//! does then — returns, or panics on the error — [`Greenlet::join`](crate::Greenlet::join)
+//! reports `Err(JoinError::Killed)` and `with_timeout` `Err(Elapsed)`. A greenlet
 //! that keeps making patched calls after its kill gets `ECANCELED` from each
 //! (after letting the others run once), and the kill unwinds it at its next
 //! switch point in Rust code (a `greenlet` call). A socket it owned closes

@@ -99,6 +99,17 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
             Err(Elapsed(()))
         }
         Ok(value) => Ok(value),
+        // The same when the closure panicked after the cancelled call (an
+        // `unwrap` of the `ECANCELED` it got): the timeout is the cause.
+        Err(_)
+            if scope
+                .task
+                .header()
+                .interruption
+                .take_cancelled_timeout(scope.scope.id) =>
+        {
+            Err(Elapsed(()))
+        }
         Err(payload) => match payload.downcast_ref::<Interrupted>() {
             Some(Interrupted(Interrupt::Timeout(fired))) if fired.id == scope.scope.id => {
                 if fired.inside_unwind.is_none() {
