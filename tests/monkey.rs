@@ -877,3 +877,90 @@ fn with_timeout_around_code_that_panics_on_the_ecanceled_is_elapsed() {
     });
     assert_eq!(result, Err(greenlet::Elapsed::default()));
 }
+
+#[test]
+fn greenlet_net_and_stream_server_work_unchanged_under_patch_all() {
+    let (echoed, timed_out) = watchdog(Duration::from_secs(8), || {
+        let server = greenlet::server::StreamServer::bind(
+            "127.0.0.1:0",
+            |stream: greenlet::net::TcpStream, _| {
+                let mut buf = [0; 64];
+                loop {
+                    match (&stream).read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if (&stream).write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        .unwrap();
+        server.start();
+        let addr = server.local_addr().unwrap();
+        let clients: Vec<_> = (0..50)
+            .map(|i| {
+                greenlet::spawn(move || {
+                    let stream = greenlet::net::TcpStream::connect(addr).unwrap();
+                    let message = format!("client {i}");
+                    (&stream).write_all(message.as_bytes()).unwrap();
+                    let mut back = vec![0; message.len()];
+                    (&stream).read_exact(&mut back).unwrap();
+                    back == message.as_bytes()
+                })
+            })
+            .collect();
+        let echoed = clients
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        // A greenlet::net read timeout still fires (its own, not a hook's).
+        let quiet = greenlet::net::TcpStream::connect(addr).unwrap();
+        quiet
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let timed_out =
+            (&quiet).read(&mut [0; 1]).map_err(|e| e.kind()) == Err(io::ErrorKind::WouldBlock);
+        server.stop();
+        (echoed, timed_out)
+    });
+    assert_eq!(echoed, 50);
+    assert!(timed_out);
+}
+
+#[test]
+fn std_udp_and_unix_sockets_park_only_their_greenlet() {
+    let (udp, unix) = watchdog(Duration::from_secs(5), || {
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = receiver.local_addr().unwrap();
+        let udp = greenlet::spawn(move || {
+            let mut buf = [0; 16];
+            let (n, _) = receiver.recv_from(&mut buf).unwrap(); // parks
+            buf[..n].to_vec()
+        });
+        let sender = greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(50));
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.send_to(b"datagram", addr).unwrap();
+        });
+        let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let unix = greenlet::spawn(move || {
+            let mut buf = [0; 4];
+            a.read_exact(&mut buf).unwrap(); // parks
+            buf
+        });
+        let writer = greenlet::spawn(move || {
+            greenlet::sleep(Duration::from_millis(50));
+            b.write_all(b"unix").unwrap();
+            b
+        });
+        sender.join().unwrap();
+        drop(writer.join().unwrap());
+        (udp.join().unwrap(), unix.join().unwrap())
+    });
+    assert_eq!(udp, b"datagram");
+    assert_eq!(&unix, b"unix");
+}
