@@ -964,3 +964,32 @@ fn std_udp_and_unix_sockets_park_only_their_greenlet() {
     assert_eq!(udp, b"datagram");
     assert_eq!(&unix, b"unix");
 }
+
+#[test]
+fn a_thread_that_exits_with_a_greenlet_parked_in_a_std_read_ends_it_and_closes_its_socket() {
+    let peer_read = watchdog(Duration::from_secs(5), || {
+        let (client, server) = pair();
+        let (parked, is_parked) = mpsc::channel();
+        let worker = thread::spawn(move || {
+            // Detached: the thread returns while it is parked in the read.
+            drop(greenlet::spawn(move || {
+                let mut client = client;
+                let _ = client.read(&mut [0; 16]);
+            }));
+            greenlet::sleep(Duration::from_millis(20));
+            parked.send(()).unwrap();
+        });
+        is_parked.recv().unwrap();
+        worker.join().expect("the thread exits cleanly");
+        let mut server = server;
+        server
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        server.read(&mut [0; 16]).map_err(|e| e.kind())
+    });
+    assert_eq!(
+        peer_read,
+        Ok(0),
+        "the parked greenlet ended and its socket closed"
+    );
+}
