@@ -34,6 +34,9 @@ thread_local! {
 pub(crate) struct RunningGuard<'a>(std::marker::PhantomData<&'a StackOwner>);
 
 impl<'a> RunningGuard<'a> {
+    // Inlined into the hub's switch, so that the thread-local is reached
+    // directly rather than through an accessor call (two per switch).
+    #[inline(always)]
     pub(crate) fn enter(owner: &'a StackOwner) -> RunningGuard<'a> {
         RUNNING.with(|r| r.set(owner));
         RunningGuard(std::marker::PhantomData)
@@ -41,6 +44,7 @@ impl<'a> RunningGuard<'a> {
 }
 
 impl Drop for RunningGuard<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         RUNNING.with(|r| r.set(ptr::null()));
     }
