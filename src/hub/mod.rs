@@ -333,6 +333,7 @@ impl ExternalWait {
 
     /// [`ExternalWait::wait`] for code called from foreign frames: a kill
     /// or `with_timeout` cancels the wait instead of unwinding.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     pub(crate) fn wait_cancellable(&self, what: &'static str) -> Result<(), Cancelled> {
         if self.is_done() {
             return Ok(());
@@ -1016,12 +1017,14 @@ fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
 }
 
 /// Whether a greenlet (not the root context) is running on this thread.
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[inline(always)]
 pub(crate) fn in_greenlet() -> bool {
     !CURRENT.with(Cell::get).is_null()
 }
 
 /// A wait cancelled by a kill or a `with_timeout` (see [`park_cancellable`]).
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cancelled;
 
@@ -1030,6 +1033,7 @@ pub(crate) struct Cancelled;
 /// with a kill or a timeout, this returns `Err(Cancelled)` instead, before
 /// or after parking (see [`task::Interruption::take_cancelling`]). In the
 /// root context it is `park`.
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[inline(always)]
 pub(crate) fn park_cancellable(what: WaitOn) -> Result<(), Cancelled> {
     with_current(|current| match current {
@@ -1048,6 +1052,7 @@ pub(crate) fn park_cancellable(what: WaitOn) -> Result<(), Cancelled> {
     })
 }
 
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[inline(always)]
 fn cancel_pending(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), Cancelled> {
     if header.interruption.is_pending() {
@@ -1058,6 +1063,7 @@ fn cancel_pending(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), 
 }
 
 /// [`raise`] for a foreign call: cancels it instead of unwinding.
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[cold]
 #[inline(never)]
 fn cancel(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), Cancelled> {

@@ -286,6 +286,7 @@ impl Interruption {
     /// still counts as killed ([`Interruption::was_cancelled_by_kill`]) or
     /// its `with_timeout` as elapsed ([`Interruption::take_cancelled_timeout`])
     /// however the caller goes on. Nothing starts unwinding.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     pub(crate) fn take_cancelling(&self) -> Raise {
         if !self.any.get() {
             return Raise::Nothing;
@@ -321,6 +322,7 @@ impl Interruption {
         }
     }
 
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     fn note_cancelled_timeout(&self, id: u64) {
         let outermost = match self.timeout_cancelled.get() {
             Some(earlier) => earlier.min(id),

@@ -268,6 +268,7 @@ impl<G, F: FnOnce(G)> Waiter<'_, G, F> {
     /// [`Waiter::park_with`] for code called from foreign frames, which must
     /// not unwind: a kill or `with_timeout` cancels the wait instead
     /// (`Err`), as [`park_cancellable`] does.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     #[inline(always)] // its frame stays open across the switch
     pub(crate) fn park_with_cancel<T>(
         self,

@@ -126,6 +126,7 @@ impl IoState {
 
     /// For a caller that learnt otherwise (a `poll` found `direction` not
     /// ready): the next wait parks until the next event.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     pub(crate) fn mark_not_ready(&self, direction: Direction) {
         self.clear_all(direction);
     }
@@ -185,6 +186,7 @@ impl IoState {
 impl IoState {
     /// [`IoState::wait`] for a foreign call (a hooked libc function), which
     /// must not unwind: a kill or `with_timeout` cancels it instead.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     #[inline(always)] // its frame stays open across the switch
     fn wait_cancellable(
         &self,
@@ -205,6 +207,7 @@ impl IoState {
 /// Parks until one of `sides` may be ready, `deadline` passes, or any
 /// wake-up (the caller asks the descriptors again): `poll` over several
 /// descriptors. Cancelled as [`IoState::wait_cancellable`] is.
+#[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 pub(crate) fn wait_any(
     sides: &[(&IoState, Direction)],
     deadline: Option<Instant>,
@@ -431,6 +434,7 @@ impl<S: AsRawFd> IoSource<S> {
     /// `direction` not ready and parks until it is reported ready (`true`)
     /// or `deadline` passes (`false`). A kill or `with_timeout` cancels the
     /// wait instead of unwinding.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     pub(crate) fn wait_cancellable(
         &self,
         direction: Direction,
