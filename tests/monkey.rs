@@ -993,3 +993,50 @@ fn a_thread_that_exits_with_a_greenlet_parked_in_a_std_read_ends_it_and_closes_i
         "the parked greenlet ended and its socket closed"
     );
 }
+
+#[test]
+fn closing_a_descriptor_another_greenlet_waits_on_wakes_it_with_ebadf_and_spares_the_next_file() {
+    // In a child process, so that the freed number goes to the next socket.
+    const NAME: &str = "closing_a_descriptor_another_greenlet_waits_on_wakes_it_with_ebadf_and_spares_the_next_file";
+    util::child::assert_runs_to_the_end(NAME, || {
+        let (result, reused, echoed) = watchdog(Duration::from_secs(5), || {
+            use std::os::fd::{AsRawFd, IntoRawFd};
+            let (client, _server) = pair();
+            let fd = client.into_raw_fd(); // owned by nobody but this test now
+            let reader = greenlet::spawn(move || {
+                let mut byte = 0u8;
+                // SAFETY: a one-byte buffer; the descriptor is this test's.
+                let result = unsafe { libc::read(fd, (&raw mut byte).cast(), 1) };
+                (result, io::Error::last_os_error().raw_os_error())
+            });
+            let closer = greenlet::spawn(move || {
+                greenlet::sleep(Duration::from_millis(50));
+                // SAFETY: closes the descriptor the reader waits on, once.
+                unsafe { libc::close(fd) };
+                // The number is free: a greenlet::net socket takes it, and
+                // registers it, before the woken reader runs and drops the
+                // old registration (which must not deregister this one).
+                greenlet::net::TcpListener::bind("127.0.0.1:0").unwrap()
+            });
+            let listener = closer.join().unwrap();
+            let reused = listener.as_raw_fd() == fd;
+            let addr = listener.local_addr().unwrap();
+            let result = reader.join().unwrap();
+            let echo = greenlet::spawn(move || {
+                let (stream, _) = listener.accept().unwrap();
+                let mut buf = [0; 4];
+                (&stream).read_exact(&mut buf).unwrap();
+                (&stream).write_all(&buf).unwrap();
+            });
+            let stream = greenlet::net::TcpStream::connect(addr).unwrap();
+            (&stream).write_all(b"ping").unwrap();
+            let mut back = [0; 4];
+            (&stream).read_exact(&mut back).unwrap();
+            echo.join().unwrap();
+            (result, reused, &back == b"ping")
+        });
+        assert_eq!(result, (-1, Some(libc::EBADF)));
+        assert!(reused, "the kernel gave the number to the next socket");
+        assert!(echoed);
+    });
+}

@@ -67,7 +67,7 @@ fn source(fd: RawFd, entry: Entry) -> io::Result<Rc<IoSource<Fd>>> {
     if let Some(source) = found {
         return Ok(source);
     }
-    forget(fd); // a registration for an earlier file under this number
+    abandon(fd); // a registration for an earlier file under this number
     let source = Rc::new(IoSource::new(Fd(fd))?);
     let _ = SOURCES.try_with(|sources| {
         let mut sources = sources.borrow_mut();
@@ -79,17 +79,56 @@ fn source(fd: RawFd, entry: Entry) -> io::Result<Rc<IoSource<Fd>>> {
     Ok(source)
 }
 
-/// Drops this thread's registration of `fd` (before it is closed, so that
-/// a duplicate of the descriptor does not keep it in the poller).
+/// Drops this thread's registration of `fd`, before the number is closed
+/// or made to name another file: it is deregistered now (a duplicate of the
+/// descriptor would keep it in the poller, and later the number may be
+/// another file's), and greenlets parked on it wake to find it gone.
 pub(super) fn forget(fd: RawFd) {
-    let Ok(index) = usize::try_from(fd) else {
-        return;
-    };
-    let old = SOURCES
-        .try_with(|sources| sources.borrow_mut().get_mut(index).and_then(Option::take))
+    forget_if(fd, |_| true);
+}
+
+fn forget_if(fd: RawFd, whether: impl FnOnce(&IoSource<Fd>) -> bool) {
+    // Outside the table's borrow: waking queues tasks, deregistering calls
+    // the hub.
+    match take(fd, whether) {
+        Some((made_for, source)) if made_for == fds::get(fd).generation() => {
+            source.deregister_now();
+        }
+        Some((_, source)) => source.abandon(),
+        None => {}
+    }
+}
+
+/// Drops this thread's registration of an earlier file under the number
+/// `fd` (closed where this thread did not see it): the poller is not asked
+/// (it would deregister the file the number names now).
+fn abandon(fd: RawFd) {
+    if let Some((_, source)) = take(fd, |_| true) {
+        source.abandon();
+    }
+}
+
+/// Takes this thread's registration of `fd` out of the table, if `whether`.
+fn take(fd: RawFd, whether: impl FnOnce(&IoSource<Fd>) -> bool) -> Option<Registered> {
+    let index = usize::try_from(fd).ok()?;
+    SOURCES
+        .try_with(|sources| {
+            let mut sources = sources.borrow_mut();
+            let slot = sources.get_mut(index)?;
+            if whether(&slot.as_ref()?.1) {
+                slot.take()
+            } else {
+                None
+            }
+        })
         .ok()
-        .flatten();
-    drop(old); // outside the borrow: it deregisters
+        .flatten()
+}
+
+/// Whether `fd` still names the file `entry` was read for (a greenlet
+/// woken from a wait finds out whether it was closed meanwhile).
+fn same_file(fd: RawFd, entry: Entry) -> bool {
+    fds::get(fd).generation() == entry.generation()
 }
 
 /// What the hooks know of `fd`, finding out first if they know nothing.
@@ -277,6 +316,9 @@ fn transfer_patched(
             deadline = self::deadline(fd, entry, direction);
         }
         match source.wait_cancellable(direction, deadline, what) {
+            // Closed (or replaced) by another greenlet while this one
+            // waited: the number may name another file by now.
+            Ok(_) if !same_file(fd, entry) => return fail(libc::EBADF),
             Ok(true) => {}
             Ok(false) => return fail(libc::EAGAIN),
             Err(Cancelled) => return fail(libc::ECANCELED),
@@ -346,7 +388,11 @@ pub(super) fn connect(fd: RawFd, mut op: impl FnMut() -> c_int) -> c_int {
     }
     let deadline = deadline(fd, entry, Direction::Write);
     let waited = if in_greenlet() {
-        wait(fd, entry, Direction::Write, deadline)
+        let waited = wait(fd, entry, Direction::Write, deadline);
+        if !same_file(fd, entry) {
+            return fail(libc::EBADF) as c_int;
+        }
+        waited
     } else {
         match sys::poll_one(fd, libc::POLLOUT, remaining(deadline)) {
             0 => Waited::TimedOut,
@@ -518,11 +564,12 @@ pub(super) fn set_status_flags(fd: RawFd, flags: c_int, op: impl FnOnce(c_int) -
 
 /// The user made `fd` non-blocking (`on`) or blocking. A non-blocking one
 /// is never waited for by the hooks: their registration goes (its user may
-/// register it with a poller of their own, such as `greenlet::net`'s).
+/// register it with a poller of their own, such as `greenlet::net`'s),
+/// unless a greenlet is still parked on it in a hooked call.
 fn user_nonblocking(fd: RawFd, on: bool) {
     fds::set(fd, USER_NONBLOCK, on);
     if on {
-        forget(fd);
+        forget_if(fd, |source| !source.state().has_waiters());
     }
 }
 

@@ -80,7 +80,9 @@
 //!
 //! Closing a descriptor forgets it (its registration with the poller and
 //! what the hooks knew), before the kernel closes it: a number reused for a
-//! new file starts afresh.
+//! new file starts afresh. A greenlet of the same thread parked on it in a
+//! patched call wakes, and its call fails with `EBADF` (the kernel would
+//! leave a blocked thread blocked; the number may soon name another file).
 //!
 //! # Kills and timeouts
 //!

@@ -136,7 +136,7 @@ impl IoState {
         self.ready.set(self.ready.get() & !direction.bit());
     }
 
-    fn has_waiters(&self) -> bool {
+    pub(crate) fn has_waiters(&self) -> bool {
         self.readers.has_waiters() || self.writers.has_waiters()
     }
 
@@ -162,6 +162,16 @@ impl IoState {
         if ready & Direction::Write.ready_bits() != 0 {
             self.writers.grant_all(|| ());
         }
+    }
+
+    /// The descriptor is going away (closed, or its number reused): both
+    /// sides count as ready from now on, so every waiter wakes and makes
+    /// its attempt, which finds out.
+    fn go_away(&self) {
+        self.ready
+            .set(self.ready.get() | READ_CLOSED | WRITE_CLOSED);
+        self.readers.grant_all(|| ());
+        self.writers.grant_all(|| ());
     }
 
     /// Wakes every waiter on `direction` without any readiness: they try
@@ -270,6 +280,12 @@ impl Reactor {
         if let Err(e) = hub.with_registry(|registry| registry.deregister(source)) {
             log::debug!(target: "greenlet", "deregistering token {token}: {e}");
         }
+        self.forget_token(token);
+    }
+
+    /// Drops the table's entry for `token`, without telling the poller
+    /// (whose registration went with the file that was closed).
+    fn forget_token(&self, token: usize) {
         let state = self.sources.borrow_mut().try_remove(token);
         drop(state);
     }
@@ -307,6 +323,8 @@ pub(crate) struct Registration {
     fd: RawFd,
     /// The hub registered with (`Hub::serial`): its token means nothing to another.
     hub: u64,
+    /// Deregistered already (see [`IoSource::deregister_now`]).
+    gone: Cell<bool>,
 }
 
 impl Registration {
@@ -321,13 +339,17 @@ impl Registration {
                 token,
                 fd,
                 hub: hub.serial(),
+                gone: Cell::new(false),
             })
         })
     }
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    fn deregister(&self) {
+        if self.gone.replace(true) {
+            return;
+        }
         // After the thread's hub is gone (a socket in another thread-local),
         // closing the descriptor is all there is left to do: its poller was
         // closed with it, and a hub made since has its own tokens.
@@ -337,6 +359,28 @@ impl Drop for Registration {
                     .deregister(hub, &mut SourceFd(&self.fd), self.token);
             }
         });
+    }
+}
+
+impl Registration {
+    /// For a registration whose descriptor number names another file now:
+    /// forgets the token, without the system call that would deregister
+    /// the other file.
+    fn abandon(&self) {
+        if self.gone.replace(true) {
+            return;
+        }
+        let _ = try_with_hub(|hub| {
+            if hub.serial() == self.hub {
+                hub.driver::<Reactor>().forget_token(self.token);
+            }
+        });
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.deregister();
     }
 }
 
@@ -428,6 +472,26 @@ impl<S: AsRawFd> IoSource<S> {
             }
         }
         true
+    }
+
+    /// Deregisters the descriptor now, while its number still names it
+    /// (it is about to be closed or replaced), and wakes every waiter so
+    /// that it finds out. Dropping the source later does nothing more: by
+    /// then the number may name another file, registered by someone else.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
+    pub(crate) fn deregister_now(&self) {
+        self.registration.deregister();
+        self.state().go_away();
+    }
+
+    /// [`IoSource::deregister_now`] for a source whose descriptor number
+    /// already names another file (it was closed where this thread did not
+    /// see it): nothing is asked of the poller, which would act on the
+    /// other file.
+    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
+    pub(crate) fn abandon(&self) {
+        self.registration.abandon();
+        self.state().go_away();
     }
 
     /// For a foreign call whose attempt just said `EAGAIN`: marks
