@@ -1040,3 +1040,42 @@ fn closing_a_descriptor_another_greenlet_waits_on_wakes_it_with_ebadf_and_spares
         assert!(echoed);
     });
 }
+
+#[test]
+fn std_io_copy_from_a_file_to_a_socket_blocks_as_before() {
+    let (copied, received) = watchdog(Duration::from_secs(8), || {
+        const SIZE: usize = 8 * 1024 * 1024; // more than a socket buffer holds
+        let path = std::env::temp_dir().join(format!("greenlet-copy-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; SIZE]).unwrap();
+        let (client, server) = pair();
+        let reader = greenlet::spawn(move || {
+            let mut server = server;
+            let mut total = 0;
+            let mut buf = vec![0; 64 * 1024];
+            loop {
+                greenlet::sleep(Duration::from_millis(1)); // a slow reader
+                let n = server.read(&mut buf).unwrap();
+                if n == 0 {
+                    return total;
+                }
+                total += n;
+            }
+        });
+        let writer = greenlet::spawn(move || {
+            let mut file = std::fs::File::open(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            let mut client = client;
+            // A patched write first: the hooks make the socket non-blocking.
+            client.write_all(&[7u8]).unwrap();
+            // std uses sendfile here: the socket fills up on the way.
+            let copied = std::io::copy(&mut file, &mut client)
+                .map(|n| n + 1)
+                .map_err(|e| e.to_string());
+            drop(client);
+            copied
+        });
+        (writer.join().unwrap(), reader.join().unwrap())
+    });
+    assert_eq!(copied, Ok(8 * 1024 * 1024 + 1));
+    assert_eq!(received, 8 * 1024 * 1024 + 1);
+}
