@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crate::hub::{ExternalWaker, external_signal};
+use crate::hub::{Cancelled, ExternalWait, ExternalWaker, external_signal};
 
 /// How long a pool thread waits for work before it exits.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -183,34 +183,25 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let slot: Arc<Mutex<Option<thread::Result<T>>>> = Arc::new(Mutex::new(None));
-        let (waker, done) = external_signal();
-        let result = slot.clone();
-        self.submit(Box::new(move || {
-            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-            *result.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
-            waker
-        }))?;
-        done.wait(what);
-        let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let outcome = self.run_then(f, |done| {
+            done.wait(what);
+            Ok(())
+        });
         match outcome {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(payload)) => panic::resume_unwind(payload),
-            None => unreachable!("a job signals only after leaving its outcome"),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(payload))) => panic::resume_unwind(payload),
+            Ok(Err(e)) => Err(e),
+            Err(Cancelled) => unreachable!("`ExternalWait::wait` unwinds instead"),
         }
     }
 
-    /// [`ThreadPool::run`] for code called from foreign frames (a hooked
-    /// libc function), which must not unwind: a kill or `with_timeout`
-    /// cancels the wait (`Err`; `f` still runs to its end on the pool, and
-    /// what it returns is dropped there), and a panic in `f` comes back as
-    /// its payload instead of resuming.
-    #[cfg(all(feature = "hook", target_os = "linux"))]
-    pub(crate) fn run_cancellable<F, T>(
+    /// Runs `f` on the pool, and `wait` for it to signal: `f`'s outcome, an
+    /// error if the pool could not take it, or `Cancelled` if `wait` gave up.
+    fn run_then<F, T>(
         &self,
         f: F,
-        what: &'static str,
-    ) -> Result<io::Result<thread::Result<T>>, crate::hub::Cancelled>
+        wait: impl FnOnce(&ExternalWait) -> Result<(), Cancelled>,
+    ) -> Result<io::Result<thread::Result<T>>, Cancelled>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -226,11 +217,29 @@ impl ThreadPool {
         if let Err(e) = submitted {
             return Ok(Err(e));
         }
-        done.wait_cancellable(what)?;
+        wait(&done)?;
         let outcome = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
         Ok(Ok(
             outcome.expect("a job signals only after leaving its outcome")
         ))
+    }
+
+    /// [`ThreadPool::run`] for code called from foreign frames (a hooked
+    /// libc function), which must not unwind: a kill or `with_timeout`
+    /// cancels the wait (`Err`; `f` still runs to its end on the pool, and
+    /// what it returns is dropped there), and a panic in `f` comes back as
+    /// its payload instead of resuming.
+    #[cfg(all(feature = "hook", target_os = "linux"))]
+    pub(crate) fn run_cancellable<F, T>(
+        &self,
+        f: F,
+        what: &'static str,
+    ) -> Result<io::Result<thread::Result<T>>, Cancelled>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_then(f, |done| done.wait_cancellable(what))
     }
 
     /// Queues `job`, starting a thread for it if none is idle and the cap

@@ -12,23 +12,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use greenlet::monkey;
-
 mod util;
 
-/// Runs `body` on a thread of its own (with patching on) and fails if it
-/// takes longer than `limit`.
-fn watchdog<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
-    monkey::patch_all();
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(value) => value,
-        Err(_) => panic!("the test body did not finish within {limit:?} (a hook blocked?)"),
-    }
-}
+use util::watchdog;
 
 #[test]
 fn fifty_std_sleeps_in_greenlets_overlap() {

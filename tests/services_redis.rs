@@ -12,11 +12,12 @@
 
 #![cfg(all(feature = "hook", feature = "services", target_os = "linux"))]
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use greenlet::monkey;
+mod util;
+
+use util::watchdog;
 
 fn url() -> String {
     std::env::var("GREENLET_REDIS_URL").unwrap_or_else(|_| {
@@ -35,19 +36,6 @@ fn connect() -> redis::Connection {
 /// A key no other test run uses.
 fn key(name: &str) -> String {
     format!("greenlet-test:{}:{name}", std::process::id())
-}
-
-/// Runs `body` on a thread of its own (with patching on); fails after `limit`.
-fn watchdog<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
-    monkey::patch_all();
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(value) => value,
-        Err(_) => panic!("the test body did not finish within {limit:?} (a hook blocked?)"),
-    }
 }
 
 #[test]

@@ -1068,13 +1068,7 @@ fn cancel_pending(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), 
 #[inline(never)]
 fn cancel(header: &Header, current: &CurrentGreenlet<'_>) -> Result<(), Cancelled> {
     loop {
-        let panicking = std::thread::panicking();
-        let others = if panicking && !header.interruption.is_unwinding() {
-            with_hub(|hub| hub.unwinding_besides(header))
-        } else {
-            0
-        };
-        header.interruption.refresh(panicking, others);
+        refresh_unwinding(header);
         match header.interruption.take_cancelling() {
             Raise::Nothing => return Ok(()),
             Raise::Now(_) => return Err(Cancelled),
@@ -1147,13 +1141,7 @@ fn raise_pending(header: &Header, current: Option<&CurrentGreenlet<'_>>) {
 #[inline(never)]
 fn raise(header: &Header, current: Option<&CurrentGreenlet<'_>>) {
     loop {
-        let panicking = std::thread::panicking();
-        let others = if panicking && !header.interruption.is_unwinding() {
-            with_hub(|hub| hub.unwinding_besides(header))
-        } else {
-            0
-        };
-        header.interruption.refresh(panicking, others);
+        refresh_unwinding(header);
         match header.interruption.take_raisable() {
             Raise::Nothing => return,
             Raise::Now(interrupt) => panic::resume_unwind(Box::new(Interrupted(interrupt))),
@@ -1164,6 +1152,18 @@ fn raise(header: &Header, current: Option<&CurrentGreenlet<'_>>) {
             },
         }
     }
+}
+
+/// Brings the task's unwinding flag up to date at a switch point (see
+/// [`task::Interruption::refresh`]).
+fn refresh_unwinding(header: &Header) {
+    let panicking = std::thread::panicking();
+    let others = if panicking && !header.interruption.is_unwinding() {
+        with_hub(|hub| hub.unwinding_besides(header))
+    } else {
+        0
+    };
+    header.interruption.refresh(panicking, others);
 }
 
 /// Installs (once per process) a panic hook that marks the task a panic

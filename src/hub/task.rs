@@ -120,6 +120,15 @@ pub(crate) enum Raise {
     Now(Interrupt),
 }
 
+/// How an interrupt taken at a switch point reaches the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// It unwinds the task (a switch point in Rust code).
+    Unwind,
+    /// It cancels a foreign call, which returns `ECANCELED`.
+    Cancel,
+}
+
 /// A task's pending interrupts and whether it is unwinding.
 ///
 /// A kill and timeouts are kept apart, so that one that cannot be raised yet
@@ -247,37 +256,7 @@ impl Interruption {
     /// (see [`Interruption::refresh`]). Taking a timeout clears it; a kill
     /// stays pending until the task ends.
     pub(crate) fn take_raisable(&self) -> Raise {
-        if !self.any.get() {
-            return Raise::Nothing;
-        }
-        if self.unwinding.get() {
-            let Some(scope) = self.inner.get() else {
-                return Raise::Nothing;
-            };
-            if scope.inside_unwind != Some(self.unwind_seq.get()) {
-                return Raise::Nothing;
-            }
-            self.inner.set(None);
-            self.update_any();
-            return Raise::Now(Interrupt::Timeout(scope));
-        }
-        if self.kill.get() {
-            if self.kill_raised.get() {
-                return Raise::SwitchFirst;
-            }
-            self.kill_raised.set(true);
-            self.begin_unwind();
-            return Raise::Now(Interrupt::Kill);
-        }
-        let scope = self.outer.take().or_else(|| self.inner.take());
-        self.update_any();
-        match scope {
-            Some(scope) => {
-                self.begin_unwind();
-                Raise::Now(Interrupt::Timeout(scope))
-            }
-            None => Raise::Nothing,
-        }
+        self.take(Delivery::Unwind)
     }
 
     /// [`Interruption::take_raisable`] for a switch point in a foreign call
@@ -288,6 +267,10 @@ impl Interruption {
     /// however the caller goes on. Nothing starts unwinding.
     #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     pub(crate) fn take_cancelling(&self) -> Raise {
+        self.take(Delivery::Cancel)
+    }
+
+    fn take(&self, delivery: Delivery) -> Raise {
         if !self.any.get() {
             return Raise::Nothing;
         }
@@ -300,7 +283,9 @@ impl Interruption {
             }
             self.inner.set(None);
             self.update_any();
-            self.note_cancelled_timeout(scope.id);
+            if delivery == Delivery::Cancel {
+                self.note_cancelled_timeout(scope.id);
+            }
             return Raise::Now(Interrupt::Timeout(scope));
         }
         if self.kill.get() {
@@ -308,21 +293,28 @@ impl Interruption {
                 return Raise::SwitchFirst;
             }
             self.kill_raised.set(true);
-            self.kill_cancelled.set(true);
+            match delivery {
+                Delivery::Unwind => {
+                    self.begin_unwind();
+                }
+                Delivery::Cancel => self.kill_cancelled.set(true),
+            }
             return Raise::Now(Interrupt::Kill);
         }
         let scope = self.outer.take().or_else(|| self.inner.take());
         self.update_any();
-        match scope {
-            Some(scope) => {
-                self.note_cancelled_timeout(scope.id);
-                Raise::Now(Interrupt::Timeout(scope))
+        let Some(scope) = scope else {
+            return Raise::Nothing;
+        };
+        match delivery {
+            Delivery::Unwind => {
+                self.begin_unwind();
             }
-            None => Raise::Nothing,
+            Delivery::Cancel => self.note_cancelled_timeout(scope.id),
         }
+        Raise::Now(Interrupt::Timeout(scope))
     }
 
-    #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
     fn note_cancelled_timeout(&self, id: u64) {
         let outermost = match self.timeout_cancelled.get() {
             Some(earlier) => earlier.min(id),

@@ -169,13 +169,14 @@ fn managed(fd: RawFd) -> Option<Entry> {
     if !entry.has(POLLABLE) || entry.has(USER_NONBLOCK) {
         return None;
     }
-    if !entry.has(OUR_NONBLOCK) {
-        let flags = sys::status_flags(fd)?;
-        if flags & libc::O_NONBLOCK == 0 && !sys::set_status_flags(fd, flags | libc::O_NONBLOCK) {
-            return None;
-        }
-        fds::set(fd, OUR_NONBLOCK, true);
+    if entry.has(OUR_NONBLOCK) {
+        return Some(entry);
     }
+    let flags = sys::status_flags(fd)?;
+    if flags & libc::O_NONBLOCK == 0 && !sys::set_status_flags(fd, flags | libc::O_NONBLOCK) {
+        return None;
+    }
+    fds::set(fd, OUR_NONBLOCK, true);
     Some(fds::get(fd))
 }
 
@@ -446,6 +447,10 @@ pub(super) fn poll(
             sides.push((source, Direction::Write));
         }
     }
+    let states: Vec<_> = sides
+        .iter()
+        .map(|(source, direction)| (source.state(), *direction))
+        .collect();
     loop {
         let ready = op(Some(Duration::ZERO));
         if ready != 0 {
@@ -455,13 +460,9 @@ pub(super) fn poll(
             return 0;
         }
         // The kernel just said none is ready: wait for the next event.
-        for (source, direction) in &sides {
-            source.state().mark_not_ready(*direction);
+        for (state, direction) in &states {
+            state.mark_not_ready(*direction);
         }
-        let states: Vec<_> = sides
-            .iter()
-            .map(|(source, direction)| (source.state(), *direction))
-            .collect();
         if reactor::wait_any(&states, deadline, "a patched poll").is_err() {
             return fail(libc::ECANCELED) as c_int;
         }

@@ -80,8 +80,8 @@ pub(super) mod sys {
         (!timeout.is_zero()).then_some(timeout)
     }
 
-    /// Whether the socket is a `SOCK_STREAM` one (`SO_TYPE`).
-    pub(crate) fn is_stream_socket(fd: RawFd) -> bool {
+    /// An integer socket option at `SOL_SOCKET`; the errno if it fails.
+    fn int_option(fd: RawFd, option: c_int) -> Result<c_int, c_int> {
         let mut value: c_int = 0;
         let mut len = std::mem::size_of::<c_int>() as socklen_t;
         // SAFETY: the kernel writes at most `len` bytes into `value`, an
@@ -91,31 +91,22 @@ pub(super) mod sys {
                 libc::SYS_getsockopt,
                 fd,
                 libc::SOL_SOCKET,
-                libc::SO_TYPE,
+                option,
                 (&raw mut value).cast::<c_void>(),
                 &raw mut len,
             )
         };
-        result == 0 && value == libc::SOCK_STREAM
+        if result == 0 { Ok(value) } else { Err(errno()) }
+    }
+
+    /// Whether the socket is a `SOCK_STREAM` one (`SO_TYPE`).
+    pub(crate) fn is_stream_socket(fd: RawFd) -> bool {
+        int_option(fd, libc::SO_TYPE) == Ok(libc::SOCK_STREAM)
     }
 
     /// The socket's pending error (`SO_ERROR`), 0 if none.
     pub(crate) fn socket_error(fd: RawFd) -> c_int {
-        let mut value: c_int = 0;
-        let mut len = std::mem::size_of::<c_int>() as socklen_t;
-        // SAFETY: the kernel writes at most `len` bytes into `value`, an
-        // int, and the new length into `len`.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_getsockopt,
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ERROR,
-                (&raw mut value).cast::<c_void>(),
-                &raw mut len,
-            )
-        };
-        if result != 0 { errno() } else { value }
+        int_option(fd, libc::SO_ERROR).unwrap_or_else(|error| error)
     }
 
     /// Blocks the thread until `fd` has one of `events` or `timeout`

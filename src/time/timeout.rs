@@ -86,36 +86,21 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
     let scope = TimeoutGuard { scope, task, timer };
     let outcome = panic::catch_unwind(AssertUnwindSafe(f));
     scope.end();
+    // A foreign call (a hooked libc function) cannot unwind: the timeout
+    // cancelled it instead, and the scope has elapsed all the same, however
+    // the closure ended (returning, or panicking on the `ECANCELED` it got).
+    let header = scope.task.header();
+    if header.interruption.take_cancelled_timeout(scope.scope.id) {
+        return Err(Elapsed(()));
+    }
     match outcome {
-        // A foreign call (a hooked libc function) cannot unwind: the timeout
-        // cancelled it instead, and the scope has elapsed all the same.
-        Ok(_)
-            if scope
-                .task
-                .header()
-                .interruption
-                .take_cancelled_timeout(scope.scope.id) =>
-        {
-            Err(Elapsed(()))
-        }
         Ok(value) => Ok(value),
-        // The same when the closure panicked after the cancelled call (an
-        // `unwrap` of the `ECANCELED` it got): the timeout is the cause.
-        Err(_)
-            if scope
-                .task
-                .header()
-                .interruption
-                .take_cancelled_timeout(scope.scope.id) =>
-        {
-            Err(Elapsed(()))
-        }
         Err(payload) => match payload.downcast_ref::<Interrupted>() {
             Some(Interrupted(Interrupt::Timeout(fired))) if fired.id == scope.scope.id => {
                 if fired.inside_unwind.is_none() {
                     // The unwind ends here (one raised inside another
                     // unwind's destructor leaves that one going).
-                    scope.task.header().interruption.end_unwind();
+                    header.interruption.end_unwind();
                 }
                 Err(Elapsed(()))
             }

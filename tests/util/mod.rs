@@ -8,6 +8,26 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// Runs `body` on a thread of its own, with monkey patching on, and fails
+/// if it takes longer than `limit`: a hook that is missing or wrong blocks
+/// the thread instead of parking a greenlet, and the test fails instead of
+/// hanging.
+#[cfg(all(feature = "hook", target_os = "linux"))]
+pub fn watchdog<T: Send + 'static>(
+    limit: Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    greenlet::monkey::patch_all();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(_) => panic!("the test body did not finish within {limit:?} (a hook blocked?)"),
+    }
+}
+
 /// A sleep long enough that a test never waits for it to end.
 pub const LONG: Duration = Duration::from_secs(3600);
 
