@@ -188,8 +188,8 @@ mod time;
 mod wait_list;
 
 pub use greenlet::{
-    Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, joinall, killall, spawn,
-    spawn_later,
+    Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, StackKind, joinall, killall,
+    spawn, spawn_later,
 };
 pub use time::{Elapsed, sleep, with_timeout, yield_now};
 
@@ -218,24 +218,49 @@ pub struct Stats {
     pub switches: u64,
     /// Stacks kept for reuse by greenlets yet to start.
     pub stacks_pooled: usize,
+    /// Started greenlets running on private stacks (see [`StackKind`]).
+    pub private_stacks: usize,
+    /// Shared stacks this hub has mapped (one per stack size in use).
+    pub shared_stacks: usize,
+    /// Started greenlets running on shared stacks.
+    pub shared_stack_greenlets: usize,
+    /// Heap bytes held by switched-out greenlets of shared stacks: the
+    /// stack bytes each keeps while it is parked or waits for its turn.
+    pub shared_stack_bytes: usize,
 }
 
 /// Counts describing this thread's hub: greenlets alive, parked and
-/// runnable, switches made, stacks pooled.
+/// runnable, switches made, stacks pooled, stacks of each kind in use and
+/// the bytes switched-out shared-stack greenlets hold.
 ///
 /// # Examples
 ///
 /// ```
 /// let stats = greenlet::stats();
 /// println!("{} greenlets alive, {} switches", stats.alive, stats.switches);
+///
+/// let g = greenlet::Builder::new()
+///     .stack_kind(greenlet::StackKind::Shared)
+///     .spawn(|| greenlet::sleep(std::time::Duration::from_millis(20)))?;
+/// greenlet::sleep(std::time::Duration::from_millis(1)); // it starts, then sleeps
+/// let stats = greenlet::stats();
+/// assert_eq!(stats.shared_stack_greenlets, 1);
+/// assert!(stats.shared_stack_bytes > 0);
+/// g.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn stats() -> Stats {
     let hub = hub::with_hub(|hub| hub.stats());
+    let (shared_stacks, shared_stack_greenlets, shared_stack_bytes) = greenlet::shared_usage();
     Stats {
         alive: hub.alive,
         parked: hub.parked,
         runnable: hub.runnable,
         switches: hub.switches,
         stacks_pooled: greenlet::stacks_pooled(),
+        private_stacks: hub.started.saturating_sub(shared_stack_greenlets),
+        shared_stacks,
+        shared_stack_greenlets,
+        shared_stack_bytes,
     }
 }

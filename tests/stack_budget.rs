@@ -1,12 +1,22 @@
-//! Greenlets past the kernel's mapping cap wait for a stack instead of
-//! aborting the process. Each scenario runs in a child process, since
-//! exhausting mappings would take the whole test binary down.
+//! Greenlets past the kernel's mapping cap wait for a stack (pinned to a
+//! private one) or run on a shared stack (unpinned) instead of aborting the
+//! process. Each scenario runs in a child process, since exhausting mappings
+//! would take the whole test binary down.
 
 mod util;
 
 use std::time::{Duration, Instant};
 
+use greenlet::{Builder, StackKind};
 use util::{child, ms};
+
+/// Spawns `f` on a private stack of its own.
+fn spawn_private<T: 'static>(f: impl FnOnce() -> T + 'static) -> greenlet::Greenlet<T> {
+    Builder::new()
+        .stack_kind(StackKind::Private)
+        .spawn(f)
+        .unwrap()
+}
 
 #[test]
 fn a_hundred_thousand_greenlets_sleeping_a_second_at_once_all_finish_within_ten_seconds() {
@@ -35,16 +45,16 @@ fn a_hundred_thousand_greenlets_sleeping_a_second_at_once_all_finish_within_ten_
 }
 
 #[test]
-fn with_a_small_stack_budget_greenlets_wait_for_a_stack_and_all_finish() {
+fn with_a_small_stack_budget_greenlets_pinned_to_private_stacks_wait_for_one_and_all_finish() {
     let out = child::run_scenario(
-        "with_a_small_stack_budget_greenlets_wait_for_a_stack_and_all_finish",
+        "with_a_small_stack_budget_greenlets_pinned_to_private_stacks_wait_for_one_and_all_finish",
         &[("GREENLET_MAX_STACKS", "50"), ("RUST_LOG", "greenlet=warn")],
         || {
             let _ = env_logger::builder().is_test(false).try_init();
             let start = Instant::now();
             let gs: Vec<_> = (0..500u64)
                 .map(|i| {
-                    greenlet::spawn(move || {
+                    spawn_private(move || {
                         greenlet::sleep(ms(20));
                         i
                     })
@@ -66,9 +76,9 @@ fn with_a_small_stack_budget_greenlets_wait_for_a_stack_and_all_finish() {
 }
 
 #[test]
-fn a_woken_greenlet_runs_before_one_that_waits_for_a_stack() {
+fn a_woken_greenlet_runs_before_one_that_waits_for_a_private_stack() {
     child::run_scenario(
-        "a_woken_greenlet_runs_before_one_that_waits_for_a_stack",
+        "a_woken_greenlet_runs_before_one_that_waits_for_a_private_stack",
         &[("GREENLET_MAX_STACKS", "2")],
         || {
             use std::cell::RefCell;
@@ -78,7 +88,7 @@ fn a_woken_greenlet_runs_before_one_that_waits_for_a_stack() {
             let sleepers: Vec<_> = (0..2)
                 .map(|i| {
                     let log = log.clone();
-                    greenlet::spawn(move || {
+                    spawn_private(move || {
                         greenlet::sleep(ms(20));
                         log.borrow_mut().push(format!("sleeper {i} woke"));
                         greenlet::sleep(ms(20));
@@ -88,7 +98,7 @@ fn a_woken_greenlet_runs_before_one_that_waits_for_a_stack() {
                 .collect();
             let waiter = {
                 let log = log.clone();
-                greenlet::spawn(move || log.borrow_mut().push("waiter ran".to_string()))
+                spawn_private(move || log.borrow_mut().push("waiter ran".to_string()))
             };
             greenlet::joinall(sleepers);
             waiter.join().unwrap();
@@ -99,4 +109,42 @@ fn a_woken_greenlet_runs_before_one_that_waits_for_a_stack() {
             assert!(position("sleeper 0 done") < position("waiter ran"));
         },
     );
+}
+
+#[test]
+fn past_three_quarters_of_the_budget_unpinned_greenlets_run_on_a_shared_stack_without_waiting() {
+    let out = child::run_scenario(
+        "past_three_quarters_of_the_budget_unpinned_greenlets_run_on_a_shared_stack_without_waiting",
+        &[("GREENLET_MAX_STACKS", "40"), ("RUST_LOG", "greenlet=warn")],
+        || {
+            let _ = env_logger::builder().is_test(false).try_init();
+            let start = Instant::now();
+            let gs: Vec<_> = (0..500u64)
+                .map(|i| {
+                    greenlet::spawn(move || {
+                        greenlet::sleep(ms(50));
+                        i
+                    })
+                })
+                .collect();
+            greenlet::sleep(ms(10)); // every one has started and sleeps
+            let stats = greenlet::stats();
+            assert!(stats.private_stacks <= 30, "{stats:?}");
+            assert_eq!(
+                stats.private_stacks + stats.shared_stack_greenlets,
+                500,
+                "{stats:?}"
+            );
+            assert_eq!(stats.shared_stacks, 1, "{stats:?}");
+            let sum: u64 = greenlet::joinall(gs).into_iter().map(Result::unwrap).sum();
+            assert_eq!(sum, (0..500u64).sum::<u64>());
+            // All sleep at once: no one waited for a stack (that would be
+            // rounds of 50 ms, 650 ms for 40 stacks).
+            assert!(start.elapsed() < ms(300), "took {:?}", start.elapsed());
+        },
+    );
+    if let Some(out) = out {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("greenlet stacks are mapped"), "{stderr}");
+    }
 }

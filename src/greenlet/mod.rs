@@ -27,7 +27,7 @@ use crate::hub::{
     GreenletCoroutine, GreenletYielder, Header, Interrupted, State, Task, TaskCell, TaskRef,
     WaitOn, Waker, with_hub,
 };
-use crate::sys::GreenletStack;
+use crate::sys::{GreenletStack, SharedSlot};
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
 ///
@@ -384,6 +384,57 @@ impl<T> fmt::Debug for Greenlet<T> {
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
+    stack_kind: Option<StackKind>,
+}
+
+/// Which kind of stack a greenlet runs on (see [`Builder::stack_kind`]).
+///
+/// A *private* stack is a guard-paged mapping of the greenlet's own: a
+/// switch costs nothing beyond the switch itself, but each one is two of the
+/// process's kernel mappings (`vm.max_map_count`, 65,530 by default, so
+/// about 29,000 private stacks at once) and at least one resident 4 KiB page.
+///
+/// A *shared* stack is one guard-paged mapping that many greenlets of a hub
+/// run on, one at a time. A greenlet on it that switches out copies the
+/// bytes of stack it uses into a heap buffer of that size, and they are
+/// copied back before it runs again: a parked greenlet costs about as much
+/// memory as its stack is deep, and no mapping, so a million can be parked
+/// at once; but every switch copies its used bytes both ways, so a deep
+/// stack makes its switches slower.
+///
+/// Without a pinned kind, a greenlet gets a private stack while the process
+/// holds fewer than three quarters of its stack budget, and a shared one
+/// beyond it.
+///
+/// # The rule for `unsafe` code
+///
+/// While a greenlet on a shared stack is switched out, its stack's addresses
+/// hold another greenlet's bytes: nothing may read or write through a
+/// pointer into it. Safe code cannot break this (`spawn` takes `'static`
+/// closures, so no other greenlet can borrow a greenlet's locals); unsafe
+/// code that hands a pointer to a local to another greenlet, thread or
+/// callback must pin [`StackKind::Private`], or keep the pointee on the heap.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::{Builder, StackKind};
+///
+/// let g = Builder::new().stack_kind(StackKind::Shared).spawn(|| {
+///     let local = [7u8; 512]; // copied out and back across the sleep
+///     greenlet::sleep(std::time::Duration::from_millis(1));
+///     local.iter().map(|&b| u32::from(b)).sum::<u32>()
+/// })?;
+/// assert_eq!(g.join().unwrap(), 7 * 512);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StackKind {
+    /// A guard-paged stack of the greenlet's own.
+    Private,
+    /// A slot on a stack the hub's greenlets share, saved to the heap at each switch.
+    Shared,
 }
 
 impl Builder {
@@ -426,6 +477,24 @@ impl Builder {
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Pins the kind of stack the greenlet runs on; see [`StackKind`] for
+    /// the trade-off. Without it, the hub chooses: private stacks while the
+    /// process has mapping budget for them, shared ones beyond.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::{Builder, StackKind};
+    ///
+    /// let g = Builder::new().stack_kind(StackKind::Private).spawn(|| 1)?;
+    /// assert_eq!(g.join().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stack_kind(mut self, kind: StackKind) -> Builder {
+        self.stack_kind = Some(kind);
         self
     }
 
@@ -499,6 +568,7 @@ impl Builder {
                 header,
                 GreenletBody {
                     this: this.clone(),
+                    stack_kind: self.stack_kind,
                     body: RefCell::new(Body::Pending(f)),
                 },
             )
@@ -519,6 +589,12 @@ pub(crate) fn stacks_pooled() -> usize {
     stack_pool::len()
 }
 
+/// This thread's shared stacks, the greenlets on them, and the heap bytes
+/// their switched-out greenlets hold.
+pub(crate) fn shared_usage() -> (usize, usize, usize) {
+    stack_pool::shared_usage()
+}
+
 /// A greenlet's allocation: the hub's header, then the typed body.
 type GreenletCell<F, T> = TaskCell<GreenletBody<F, T>>;
 
@@ -527,6 +603,8 @@ type GreenletCell<F, T> = TaskCell<GreenletBody<F, T>>;
 struct GreenletBody<F, T> {
     /// The allocation this body is part of, for the coroutine to hold.
     this: Weak<GreenletCell<F, T>>,
+    /// The kind of stack asked for, if any.
+    stack_kind: Option<StackKind>,
     body: RefCell<Body<F, T>>,
 }
 
@@ -544,8 +622,8 @@ where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
-    fn start(&self, header: &Header) -> io::Result<GreenletCoroutine> {
-        let stack = stack_pool::take(header.owner.stack_size)?;
+    fn start(&self, header: &Header) -> io::Result<(GreenletCoroutine, Option<SharedSlot>)> {
+        let (stack, slot) = stack_pool::take(header.owner.stack_size, self.stack_kind)?;
         header.owner.guard_start.set(stack.guard_start());
         let owned = self.this.upgrade().expect("the hub starts a task it holds");
         let coroutine = Coroutine::with_stack(stack, move |yielder: &GreenletYielder, ()| {
@@ -573,7 +651,7 @@ where
             };
             this.body.replace(Body::Done(result));
         });
-        Ok(coroutine)
+        Ok((coroutine, slot))
     }
 
     fn recycle(&self, header: &Header, stack: GreenletStack) {

@@ -1,21 +1,28 @@
-//! The per-thread pool of greenlet stacks.
+//! The per-thread pool of greenlet stacks, and the hub's shared stacks.
 //!
 //! Mapping a stack costs an `mmap` and an `mprotect` (several µs) and
 //! unmapping one a `munmap`; taking one from the pool costs a `Vec::pop`. A
 //! greenlet takes a stack when it first runs and gives it back when it ends,
 //! so a spawn+join cycle makes no system call once the pool is warm.
 //!
+//! A greenlet that asks for a shared stack (or asks for no kind while the
+//! process is short of mappings, see [`StackKind`]) gets a slot on this
+//! thread's shared stack of its size, mapped on first use and kept for the
+//! thread's life: starting one makes no system call at all.
+//!
 //! The pool is capped (stacks beyond the cap are unmapped), and lives in a
-//! thread-local of its own: after that is gone (thread exit), stacks are
-//! mapped and unmapped one by one.
+//! thread-local of its own: after that is gone (thread exit), private stacks
+//! are mapped and unmapped one by one, and no shared stack is handed out.
 
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
 use std::io;
+use std::rc::Rc;
 
-use crate::hub::with_hub;
-use crate::sys::GreenletStack;
+use super::StackKind;
+use crate::hub::{switch_frame, with_hub};
+use crate::sys::{self, GreenletStack, SharedSlot, SharedStack};
 
 /// Most stacks kept for reuse per thread, all sizes together.
 const MAX_POOLED: usize = 1024;
@@ -25,14 +32,34 @@ struct StackPool {
     /// One free list per stack size; almost always a single entry (the default size).
     by_size: Vec<(usize, Vec<GreenletStack>)>,
     pooled: usize,
+    /// This thread's shared stacks, one per stack size.
+    shared: Vec<(usize, Rc<SharedStack>)>,
 }
 
 thread_local! {
     static POOL: RefCell<StackPool> = RefCell::new(StackPool::default());
 }
 
-/// Takes a pooled stack of `size` usable bytes, or maps a new one.
-pub(crate) fn take(size: usize) -> io::Result<GreenletStack> {
+/// Takes a stack of `size` usable bytes of the kind asked for (the hub's
+/// choice if none): a slot on a shared stack, or a pooled private stack, or
+/// a newly mapped one.
+pub(crate) fn take(
+    size: usize,
+    kind: Option<StackKind>,
+) -> io::Result<(GreenletStack, Option<SharedSlot>)> {
+    let shared = match kind {
+        Some(StackKind::Shared) => true,
+        Some(StackKind::Private) => false,
+        None => sys::prefers_shared(),
+    };
+    if shared {
+        match take_shared(size) {
+            Ok((stack, slot)) => return Ok((stack, Some(slot))),
+            // Unpinned, it may still find a private stack.
+            Err(_) if kind.is_none() => {}
+            Err(error) => return Err(error),
+        }
+    }
     let pooled = POOL
         .try_with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -49,18 +76,45 @@ pub(crate) fn take(size: usize) -> io::Result<GreenletStack> {
         .ok()
         .flatten();
     match pooled {
-        Some(stack) => Ok(stack),
-        None => GreenletStack::new(size),
+        Some(stack) => Ok((stack, None)),
+        None => Ok((GreenletStack::private(size)?, None)),
     }
 }
 
-/// Keeps a stack of `size` usable bytes for reuse, or unmaps it if the pool is full.
+/// A slot on this thread's shared stack of `size` bytes, mapped on first use.
+fn take_shared(size: usize) -> io::Result<(GreenletStack, SharedSlot)> {
+    let existing = POOL
+        .try_with(|pool| {
+            let pool = pool.borrow();
+            pool.shared
+                .iter()
+                .find(|(s, _)| *s == size)
+                .map(|(_, stack)| stack.clone())
+        })
+        .map_err(|_| io::Error::other("no shared stack as the thread exits"))?;
+    let stack = match existing {
+        Some(stack) => stack,
+        None => {
+            // Measured (once per process) outside the pool's borrow.
+            let stack = SharedStack::new(size, switch_frame())?;
+            let _ = POOL.try_with(|pool| pool.borrow_mut().shared.push((size, stack.clone())));
+            stack
+        }
+    };
+    Ok(GreenletStack::shared(&stack))
+}
+
+/// Keeps a stack of `size` usable bytes for reuse, or unmaps it if the pool
+/// is full; a shared-stack slot is just dropped.
 ///
 /// While greenlets of this thread wait for a stack (the process is at its
 /// budget), the pool keeps one for each of them whatever its cap: unmapping
 /// a stack only for a waiter to map another costs two system calls a
 /// greenlet, and is what a burst past the budget would do for all of them.
 pub(crate) fn give(size: usize, stack: GreenletStack) {
+    if stack.is_shared() {
+        return;
+    }
     let waiting = with_hub(|hub| hub.waiting_for_stack());
     let refused = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
@@ -80,4 +134,16 @@ pub(crate) fn give(size: usize, stack: GreenletStack) {
 /// Stacks this thread keeps for reuse.
 pub(crate) fn len() -> usize {
     POOL.try_with(|pool| pool.borrow().pooled).unwrap_or(0)
+}
+
+/// This thread's shared stacks: how many, the greenlets started on them and
+/// not finished, and the heap bytes their switched-out greenlets hold.
+pub(crate) fn shared_usage() -> (usize, usize, usize) {
+    POOL.try_with(|pool| {
+        let pool = pool.borrow();
+        pool.shared.iter().fold((0, 0, 0), |(n, g, b), (_, stack)| {
+            (n + 1, g + stack.greenlets(), b + stack.held_bytes())
+        })
+    })
+    .unwrap_or((0, 0, 0))
 }

@@ -165,8 +165,43 @@ impl<'a> CurrentGreenlet<'a> {
         // CURRENT, which is set exactly while the body runs), so the frame,
         // and the yielder, are live.
         let yielder = unsafe { &*yielder };
-        yielder.suspend(why);
+        switch_out(yielder, why, &self.header.switched_out_at);
     }
+}
+
+/// The one place a greenlet switches out: records the address of a local
+/// (the marker a shared stack measures its live bytes from, see
+/// [`sys::SwitchFrame`]) in `at`, then suspends to the hub.
+///
+/// Never inlined: the frames below the marker must be the same at every
+/// switch, and the same as when [`switch_frame`] measured them.
+#[inline(never)]
+fn switch_out(yielder: &GreenletYielder, why: Suspend, at: &Cell<usize>) {
+    let marker = 0u8;
+    at.set(std::hint::black_box(&marker) as *const u8 as usize);
+    yielder.suspend(why);
+}
+
+/// How far below its marker a suspended greenlet's state reaches, measured
+/// once per process: a probe coroutine on a fresh (zero-filled) stack
+/// switches out through [`switch_out`], and the lowest word it wrote is
+/// found. `None` if no stack could be mapped for the probe.
+pub(crate) fn switch_frame() -> Option<sys::SwitchFrame> {
+    sys::switch_frame(|| {
+        let at = Rc::new(Cell::new(0));
+        let marker = at.clone();
+        let stack = sys::ProbeStack::new().ok()?;
+        let mut probe = corosensei::Coroutine::with_stack(stack.clone(), move |yielder, ()| {
+            switch_out(yielder, Suspend::Yield, &marker);
+        });
+        let _ = probe.resume(());
+        let lowest = stack.lowest_written_word();
+        let _ = probe.resume(()); // runs it to its end
+        let (address, word) = lowest?;
+        let depth = at.get().checked_sub(address)?;
+        log::debug!(target: "greenlet", "switch frame: {depth} bytes below the marker");
+        Some(sys::SwitchFrame { depth, word })
+    })
 }
 
 /// Runs `f` with the running greenlet, or `None` in the root context.
@@ -699,8 +734,8 @@ impl Hub {
     fn start(&self, task: &TaskRef) -> bool {
         let header = task.header();
         match task.body.start(header) {
-            Ok(coroutine) => {
-                header.install(coroutine);
+            Ok((coroutine, slot)) => {
+                header.install(coroutine, slot);
                 header.started.set(true);
                 self.stacks_in_use.set(self.stacks_in_use.get() + 1);
                 true
@@ -965,6 +1000,7 @@ impl Hub {
             parked: count(State::Parked),
             runnable: count(State::Runnable),
             switches: self.switches.get(),
+            started: self.stacks_in_use.get(),
         }
     }
 }
@@ -975,6 +1011,8 @@ pub(crate) struct HubStats {
     pub(crate) parked: usize,
     pub(crate) runnable: usize,
     pub(crate) switches: u64,
+    /// Greenlets started and not finished (each holds a stack or a slot on one).
+    pub(crate) started: usize,
 }
 
 /// Lets every other runnable greenlet run once, then returns.

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::wait_list::WaitList;
-use crate::sys::{GreenletStack, StackOwner};
+use crate::sys::{GreenletStack, SharedSlot, StackOwner};
 
 /// What a greenlet hands the hub when it switches out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,9 @@ impl<B: ?Sized> TaskCell<B> {
 pub(crate) trait Task {
     /// Builds the coroutine that will run the greenlet's closure, taking a
     /// stack for it; fails if no stack can be had now.
-    fn start(&self, header: &Header) -> io::Result<GreenletCoroutine>;
+    /// A greenlet on a shared stack also gets the slot that keeps its
+    /// bytes while it is switched out.
+    fn start(&self, header: &Header) -> io::Result<(GreenletCoroutine, Option<SharedSlot>)>;
     /// Takes back the stack of the greenlet's coroutine, which has finished.
     fn recycle(&self, header: &Header, stack: GreenletStack);
     /// Drops the closure of a greenlet that never ran and records it as killed.
@@ -479,6 +481,8 @@ pub(crate) struct Header {
     /// it before it returns: so while non-null it points into the live
     /// frame of that body, on the task's own stack.
     yielder: Cell<*const GreenletYielder>,
+    /// The marker its last switch out recorded (see `hub::switch_out`).
+    pub(super) switched_out_at: Cell<usize>,
     /// This greenlet's key in the hub's table of live greenlets.
     pub(super) slab_key: Cell<usize>,
     /// Tasks waiting for this one to finish; granted when it does.
@@ -503,6 +507,7 @@ impl Header {
             start_at: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
+            switched_out_at: Cell::new(0),
             slab_key: Cell::new(usize::MAX),
             joiners: WaitList::new(),
             locals: RefCell::new(Vec::new()),
@@ -510,8 +515,8 @@ impl Header {
     }
 
     /// Keeps the coroutine its [`Task::start`] made, to be resumed.
-    pub(super) fn install(&self, coroutine: GreenletCoroutine) {
-        *self.coroutine.0.borrow_mut() = Some(coroutine);
+    pub(super) fn install(&self, coroutine: GreenletCoroutine, slot: Option<SharedSlot>) {
+        *self.coroutine.0.borrow_mut() = Some(Started { coroutine, slot });
     }
 
     /// Runs the started greenlet until it switches out, or until it ends:
@@ -519,7 +524,18 @@ impl Header {
     #[inline(always)]
     pub(super) fn resume(&self) -> Resumed {
         let result = match &mut *self.coroutine.0.borrow_mut() {
-            Some(coroutine) => coroutine.resume(()),
+            Some(Started { coroutine, slot }) => {
+                // A shared-stack greenlet's bytes go back on the stack before
+                // it runs, and off it once it has switched out.
+                if let Some(slot) = slot {
+                    slot.swap_in();
+                }
+                let result = coroutine.resume(());
+                if let (Some(slot), CoroutineResult::Yield(_)) = (slot, &result) {
+                    slot.swap_out(self.switched_out_at.get());
+                }
+                result
+            }
             None => unreachable!("the hub resumes only started greenlets"),
         };
         match result {
@@ -530,8 +546,12 @@ impl Header {
 
     #[cold]
     fn finished(&self) -> Resumed {
-        let coroutine = self.coroutine.0.borrow_mut().take();
-        Resumed::Finished(coroutine.expect("it just returned").into_stack())
+        let started = self.coroutine.0.borrow_mut().take();
+        let Started { coroutine, slot } = started.expect("it just returned");
+        if let Some(slot) = slot {
+            slot.ended();
+        }
+        Resumed::Finished(coroutine.into_stack())
     }
 
     /// Runs `body` as this task's coroutine body: the yielder is known to the
@@ -620,16 +640,24 @@ pub(crate) enum Resumed {
 /// stack's memory must stay valid for anything on it that was pinned). The
 /// hub ends greenlets only by running them to their end (a kill unwinds them
 /// from inside).
-struct Running(RefCell<Option<GreenletCoroutine>>);
+struct Running(RefCell<Option<Started>>);
+
+/// A started greenlet's coroutine, and its slot if it runs on a shared stack.
+struct Started {
+    coroutine: GreenletCoroutine,
+    slot: Option<SharedSlot>,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(coroutine) = self.0.get_mut().take()
+        if let Some(Started { coroutine, slot }) = self.0.get_mut().take()
             && coroutine.started()
             && !coroutine.done()
         {
             log::debug!(target: "greenlet", "a suspended greenlet's stack is leaked");
             std::mem::forget(coroutine);
+            // Its saved bytes (a shared-stack greenlet's) are never read again.
+            drop(slot);
         }
     }
 }
@@ -659,7 +687,7 @@ pub(crate) type RootTask = TaskCell<RootBody>;
 pub(crate) struct RootBody;
 
 impl Task for RootBody {
-    fn start(&self, _header: &Header) -> io::Result<GreenletCoroutine> {
+    fn start(&self, _header: &Header) -> io::Result<(GreenletCoroutine, Option<SharedSlot>)> {
         unreachable!("the root context runs on the thread's own stack")
     }
 

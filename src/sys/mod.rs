@@ -24,6 +24,8 @@ mod stack;
 #[cfg(unix)]
 mod unix;
 
-pub(crate) use stack::GreenletStack;
+pub(crate) use stack::{
+    GreenletStack, ProbeStack, SharedSlot, SharedStack, SwitchFrame, prefers_shared, switch_frame,
+};
 #[cfg(unix)]
 pub(crate) use unix::*;

@@ -18,7 +18,9 @@
 //! switch. Each stack therefore starts a different multiple of 64 bytes below
 //! its mapping's top (its *colour*); the mapping is that much larger.
 
+use std::cell::Cell;
 use std::io;
+use std::rc::Rc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -62,22 +64,25 @@ fn budget() -> (usize, &'static str) {
     })
 }
 
-/// A guard-paged stack, counted in [`MAPPED`] for as long as it is mapped.
-///
-/// # Invariant
-/// `colour` is a multiple of 64 below [`COLOUR_SPAN`], and `inner` maps at
-/// least [`COLOUR_SPAN`] bytes more than the usable size asked for, so
-/// `inner.base() - colour` lies inside the mapping, 16-byte aligned, with the
-/// usable size still above the guard page.
-pub(crate) struct GreenletStack {
-    inner: DefaultStack,
-    colour: usize,
+/// Whether a greenlet that did not pin its kind of stack should take a
+/// shared one: once the process has mapped three quarters of its budget, so
+/// that the last quarter stays for shared stacks (one per hub and size) and
+/// for greenlets pinned to a private stack.
+pub(crate) fn prefers_shared() -> bool {
+    let (budget, _) = budget();
+    MAPPED.load(Ordering::Relaxed) >= budget - budget / 4
 }
 
-impl GreenletStack {
-    /// Maps a stack with `size` usable bytes, or fails if the process is at
-    /// its budget (`OutOfMemory`, logged once per process) or the kernel says no.
-    pub(crate) fn new(size: usize) -> io::Result<GreenletStack> {
+/// One guard-paged mapping, counted in [`MAPPED`] for as long as it is mapped.
+struct Mapping {
+    inner: DefaultStack,
+}
+
+impl Mapping {
+    /// Maps `size` usable bytes plus a guard page, or fails if the process
+    /// is at its budget (`OutOfMemory`, logged once per process) or the
+    /// kernel says no.
+    fn new(size: usize) -> io::Result<Mapping> {
         let (budget, limit) = budget();
         let reserved = MAPPED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mapped| {
             (mapped < budget).then_some(mapped + 1)
@@ -88,18 +93,16 @@ impl GreenletStack {
                 log::warn!(target: "greenlet",
                     "{budget} greenlet stacks are mapped, the most {limit} allows (the kernel's \
                      vm.max_map_count is {cap} mappings, two a stack, with a tenth kept for \
-                     everything else); further greenlets wait until a running one finishes. \
-                     Raise the limit with `sysctl -w vm.max_map_count=<n>`");
+                     everything else); further greenlets pinned to a private stack wait until \
+                     a running one finishes. Raise the limit with `sysctl -w vm.max_map_count=<n>`");
             }
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 format!("the process holds {budget} greenlet stacks, the most {limit} allows"),
             ));
         }
-        let n = NEXT_COLOUR.fetch_add(1, Ordering::Relaxed);
-        let colour = (n % LINE_COLOURS) * 64 + (n / LINE_COLOURS % PAGE_COLOURS) * 4096;
-        match DefaultStack::new(size.saturating_add(COLOUR_SPAN)) {
-            Ok(inner) => Ok(GreenletStack { inner, colour }),
+        match DefaultStack::new(size) {
+            Ok(inner) => Ok(Mapping { inner }),
             Err(error) => {
                 MAPPED.fetch_sub(1, Ordering::Relaxed);
                 Err(error)
@@ -107,32 +110,415 @@ impl GreenletStack {
         }
     }
 
+    /// The highest address of the mapping: where a stack on it starts.
+    fn top(&self) -> usize {
+        self.inner.base().get()
+    }
+
     /// The lowest address of the mapping: the start of its guard page.
-    pub(crate) fn guard_start(&self) -> usize {
+    fn guard_start(&self) -> usize {
         self.inner.limit().get()
+    }
+
+    /// The lowest usable address, just above the guard page.
+    fn usable_start(&self) -> usize {
+        self.guard_start() + page_size()
     }
 }
 
-impl Drop for GreenletStack {
+impl Drop for Mapping {
     fn drop(&mut self) {
         // `inner` is unmapped right after this.
         MAPPED.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-// SAFETY: `base` is inside `inner`'s mapping and 16-byte aligned, and the
+#[cfg(unix)]
+use super::unix::page_size;
+#[cfg(not(unix))]
+fn page_size() -> usize {
+    4096
+}
+
+/// A greenlet's stack: a private mapping, or a [`SharedStack`] it runs on
+/// with others (its bytes are kept by its [`SharedSlot`] while it is out).
+///
+/// # Invariant
+/// Private: `colour` is a multiple of 64 below [`COLOUR_SPAN`], and the
+/// mapping holds at least [`COLOUR_SPAN`] bytes more than the usable size
+/// asked for, so `top - colour` lies inside it, 16-byte aligned, with the
+/// usable size still above the guard page.
+pub(crate) struct GreenletStack {
+    kind: Kind,
+}
+
+enum Kind {
+    Private { mapping: Mapping, colour: usize },
+    Shared(Rc<SharedStack>),
+}
+
+impl GreenletStack {
+    /// Maps a private stack with `size` usable bytes, or fails if the
+    /// process is at its budget (`OutOfMemory`) or the kernel says no.
+    pub(crate) fn private(size: usize) -> io::Result<GreenletStack> {
+        let mapping = Mapping::new(size.saturating_add(COLOUR_SPAN))?;
+        let n = NEXT_COLOUR.fetch_add(1, Ordering::Relaxed);
+        let colour = (n % LINE_COLOURS) * 64 + (n / LINE_COLOURS % PAGE_COLOURS) * 4096;
+        Ok(GreenletStack {
+            kind: Kind::Private { mapping, colour },
+        })
+    }
+
+    /// `stack`, for a greenlet about to start on it, and the slot that
+    /// keeps its bytes while it is switched out. The stack is claimed for
+    /// it from now until it first switches out (its coroutine is built on
+    /// the stack, then run).
+    pub(crate) fn shared(stack: &Rc<SharedStack>) -> (GreenletStack, SharedSlot) {
+        let id = stack.next_id.get() + 1;
+        stack.next_id.set(id);
+        stack.claim(id);
+        stack.greenlets.set(stack.greenlets.get() + 1);
+        let slot = SharedSlot {
+            stack: stack.clone(),
+            id,
+            saved: Cell::new(Vec::new()),
+            out: Cell::new(false),
+        };
+        let stack = GreenletStack {
+            kind: Kind::Shared(stack.clone()),
+        };
+        (stack, slot)
+    }
+
+    /// The lowest address of the mapping: the start of its guard page.
+    pub(crate) fn guard_start(&self) -> usize {
+        match &self.kind {
+            Kind::Private { mapping, .. } => mapping.guard_start(),
+            Kind::Shared(stack) => stack.mapping.guard_start(),
+        }
+    }
+
+    /// Whether this is a shared stack (`true`) or a private one.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self.kind, Kind::Shared(_))
+    }
+}
+
+// SAFETY: private: `base` is inside the mapping and 16-byte aligned, and the
 // stack between it and the guard page is at least the size asked for (see
-// the invariant); `limit` is `inner`'s, which includes its guard page.
-// Both stay the same for the stack's life, as `Stack` requires.
+// the invariant); `limit` is the mapping's, which includes its guard page.
+// Shared: the shared stack's mapping, whole. Both stay the same for the
+// stack's life, as `Stack` requires. That several coroutines run on one
+// shared stack is sound by `SharedStack`'s rule: only its occupant has its
+// bytes on it, and only the occupant runs.
 unsafe impl Stack for GreenletStack {
     #[inline]
     fn base(&self) -> StackPointer {
-        let base = self.inner.base().get() - self.colour;
+        let base = match &self.kind {
+            Kind::Private { mapping, colour } => mapping.top() - colour,
+            Kind::Shared(stack) => stack.mapping.top(),
+        };
         StackPointer::new(base).expect("a stack's base is not null")
     }
 
     #[inline]
     fn limit(&self) -> StackPointer {
-        self.inner.limit()
+        StackPointer::new(self.guard_start()).expect("a stack's limit is not null")
+    }
+}
+
+/// A fresh stack (mapped zeros) for measuring the [`SwitchFrame`]: a probe
+/// coroutine runs on it while this side keeps a handle to read it.
+#[derive(Clone)]
+pub(crate) struct ProbeStack(Rc<Mapping>);
+
+impl ProbeStack {
+    pub(crate) fn new() -> io::Result<ProbeStack> {
+        Ok(ProbeStack(Rc::new(Mapping::new(64 * 1024)?)))
+    }
+
+    /// The lowest non-zero word on the stack and its address: with the
+    /// probe's coroutine suspended, the last word it pushed.
+    pub(crate) fn lowest_written_word(&self) -> Option<(usize, u64)> {
+        let mapping = &self.0;
+        (mapping.usable_start()..mapping.top())
+            .step_by(8)
+            .map(|address| {
+                // SAFETY: the address is 8-byte aligned (both ends of the
+                // range are page-aligned) and inside the mapping's usable
+                // part, which is readable and writable while `mapping`
+                // lives. The probe is called while its coroutine is
+                // suspended, so nothing writes the stack as it is read.
+                // Mapped memory is initialised (zeros until written).
+                (address, unsafe { std::ptr::read(address as *const u64) })
+            })
+            .find(|&(_, word)| word != 0)
+    }
+}
+
+// SAFETY: the mapping's top is page-aligned, its limit is its guard page's
+// start, and both stay the same while the `Rc` keeps the mapping.
+unsafe impl Stack for ProbeStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.0.top()).expect("a stack's base is not null")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.0.guard_start()).expect("a stack's limit is not null")
+    }
+}
+
+/// Where a suspended coroutine's state ends, relative to the address its
+/// greenlet recorded as it switched out (see `hub::switch_out`).
+///
+/// A greenlet switches out through one function that records the address
+/// of one of its locals (the *marker*) and then suspends. What that function
+/// and corosensei's suspend push below the marker is fixed by the compiled
+/// code (no frame on that path changes size at run time), so a suspended
+/// coroutine's lowest live word is always `depth` bytes below its marker,
+/// and it always holds `word`: the return address corosensei pushes last,
+/// into its one switch routine. Measured once per process on a fresh,
+/// zero-filled stack, and checked at every shared-stack switch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SwitchFrame {
+    pub(crate) depth: usize,
+    pub(crate) word: u64,
+}
+
+static SWITCH_FRAME: OnceLock<Option<SwitchFrame>> = OnceLock::new();
+
+/// Measures the [`SwitchFrame`] once per process with `probe`; `None` if it
+/// could not be measured (then no shared stack is made).
+pub(crate) fn switch_frame(probe: impl FnOnce() -> Option<SwitchFrame>) -> Option<SwitchFrame> {
+    *SWITCH_FRAME.get_or_init(probe)
+}
+
+static FRAME_MISMATCH_LOGGED: AtomicBool = AtomicBool::new(false);
+
+/// The byte a vacated shared stack is filled with in debug builds.
+#[cfg(debug_assertions)]
+const VACANT: u8 = 0xA5;
+
+/// A stack that many greenlets of one hub run on, one at a time.
+///
+/// Only one greenlet has its bytes on the stack at a time (its *occupant*):
+/// from when it is claimed (a greenlet starting) or swapped in (resumed)
+/// until it switches out or ends. A greenlet that switches out copies the
+/// bytes it uses, from its lowest live word to the top, into a heap buffer
+/// of that size, and they are copied back to the same addresses before it
+/// next runs. So while it is switched out, nothing may read or write its
+/// stack: its addresses hold another greenlet's bytes, or nothing. In debug
+/// builds the vacated bytes are filled with a pattern, and the next claim or
+/// swap-in checks it is intact.
+pub(crate) struct SharedStack {
+    mapping: Mapping,
+    /// The id of the slot whose bytes are on the stack; 0 when vacant.
+    occupant: Cell<u64>,
+    next_id: Cell<u64>,
+    /// Slots on this stack: greenlets started on it and not yet finished.
+    greenlets: Cell<usize>,
+    /// Heap bytes held by the switched-out greenlets of this stack.
+    held: Cell<usize>,
+    /// The lowest address of the pattern-filled vacated part (the top if none).
+    #[cfg(debug_assertions)]
+    vacated: Cell<usize>,
+}
+
+impl std::fmt::Debug for SharedStack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStack")
+            .field("top", &self.mapping.top())
+            .field("greenlets", &self.greenlets.get())
+            .field("held", &self.held.get())
+            .finish()
+    }
+}
+
+impl SharedStack {
+    /// Maps a shared stack with `size` usable bytes; fails at the process's
+    /// budget, or if the switch frame is unknown.
+    pub(crate) fn new(size: usize, frame: Option<SwitchFrame>) -> io::Result<Rc<SharedStack>> {
+        if frame.is_none() {
+            return Err(io::Error::other(
+                "the switch frame could not be measured, so no shared stack can be used",
+            ));
+        }
+        let mapping = Mapping::new(size)?;
+        Ok(Rc::new(SharedStack {
+            #[cfg(debug_assertions)]
+            vacated: Cell::new(mapping.top()),
+            mapping,
+            occupant: Cell::new(0),
+            next_id: Cell::new(0),
+            greenlets: Cell::new(0),
+            held: Cell::new(0),
+        }))
+    }
+
+    /// Greenlets started on this stack and not finished.
+    pub(crate) fn greenlets(&self) -> usize {
+        self.greenlets.get()
+    }
+
+    /// Heap bytes held by this stack's switched-out greenlets.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held.get()
+    }
+
+    /// Makes slot `id` the occupant of a vacant stack.
+    fn claim(&self, id: u64) {
+        let previous = self.occupant.replace(id);
+        assert_eq!(
+            previous, 0,
+            "greenlet: a shared stack was claimed while another greenlet's bytes were on it"
+        );
+        self.check_vacant();
+    }
+
+    /// Slot `id`, the occupant, has ended or switched out.
+    fn vacate(&self, id: u64) {
+        let previous = self.occupant.replace(0);
+        debug_assert_eq!(previous, id, "only the occupant leaves a shared stack");
+    }
+
+    /// In debug builds: panics if the vacated part was written since it was vacated.
+    fn check_vacant(&self) {
+        #[cfg(debug_assertions)]
+        {
+            let from = self.vacated.replace(self.mapping.top());
+            let len = self.mapping.top() - from;
+            // SAFETY: `from..top` is inside the mapping's usable part (it
+            // was vacated by `swap_out`) and vacant: no greenlet's bytes are
+            // on it, nothing runs on it, and no reference to it exists.
+            let vacated = unsafe { std::slice::from_raw_parts(from as *const u8, len) };
+            if let Some(at) = vacated.iter().position(|&b| b != VACANT) {
+                panic!(
+                    "greenlet: the stack of a switched-out shared-stack greenlet was written \
+                     at {:#x} while it was out: nothing may use a pointer into a switched-out \
+                     greenlet's stack (see ARCHITECTURE.md)",
+                    from + at
+                );
+            }
+        }
+    }
+}
+
+/// A greenlet's place on a [`SharedStack`].
+///
+/// # Invariant
+/// While this slot is not the stack's occupant, `saved` holds the bytes its
+/// coroutine had on the stack when it switched out, from its lowest live
+/// word up to the top: its whole suspended state, restored to the same
+/// addresses by [`swap_in`](Self::swap_in) before the coroutine runs again.
+pub(crate) struct SharedSlot {
+    stack: Rc<SharedStack>,
+    id: u64,
+    saved: Cell<Vec<u8>>,
+    /// Switched out: `saved` holds its bytes, counted in the stack's `held`.
+    out: Cell<bool>,
+}
+
+impl SharedSlot {
+    /// Makes this slot the occupant again, with its bytes back in place.
+    /// Nothing to do if it still is (it was claimed and has not switched out).
+    #[inline(never)]
+    pub(crate) fn swap_in(&self) {
+        let stack = &self.stack;
+        if stack.occupant.get() == self.id {
+            return;
+        }
+        stack.claim(self.id);
+        let saved = self.saved.take();
+        let top = stack.mapping.top();
+        let from = top - saved.len();
+        // SAFETY: `saved` came from `from..top` of this mapping (`swap_out`
+        // copied it from there), inside its usable part. The stack is
+        // vacant (just claimed): no greenlet's bytes are on it and nothing
+        // runs on it, so no reference to that memory is live while it is
+        // overwritten; the coroutine these bytes belong to gets exactly the
+        // bytes it left, at the same addresses, before it runs.
+        unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), from as *mut u8, saved.len()) };
+        stack.held.set(stack.held.get() - saved.capacity());
+        self.out.set(false);
+        self.saved.set(saved); // kept for the next swap-out
+    }
+
+    /// Copies the bytes of this slot's coroutine, which has just switched
+    /// out, into its buffer, and vacates the stack.
+    #[inline(never)]
+    pub(crate) fn swap_out(&self, marker: usize) {
+        let stack = &self.stack;
+        let top = stack.mapping.top();
+        let from = self.lowest_live_word(marker, top);
+        let len = top - from;
+        let mut saved = self.saved.take();
+        if saved.capacity() < len || saved.capacity() > 2 * len + 256 {
+            saved = Vec::with_capacity(len);
+        }
+        saved.clear();
+        // SAFETY: `from..top` is inside the mapping's usable part
+        // (`lowest_live_word`), and the coroutine on it is suspended, so
+        // nothing writes it while it is read; stack memory is initialised
+        // (mapped zeros, or what the coroutine wrote).
+        saved.extend_from_slice(unsafe { std::slice::from_raw_parts(from as *const u8, len) });
+        stack.held.set(stack.held.get() + saved.capacity());
+        self.out.set(true);
+        self.saved.set(saved);
+        stack.vacate(self.id);
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: as above; the bytes are saved, the stack is vacant,
+            // and no reference to this memory is live.
+            unsafe { std::ptr::write_bytes(from as *mut u8, VACANT, len) };
+            stack.vacated.set(from);
+        }
+    }
+
+    /// The greenlet has finished: nothing of it is left on the stack.
+    pub(crate) fn ended(&self) {
+        self.stack.vacate(self.id);
+    }
+
+    /// The suspended coroutine's lowest live word, from the marker it
+    /// recorded: `depth` below it, where the switch frame's `word` must be.
+    /// If it is not (which the measurement rules out), the whole usable
+    /// stack is saved instead, and that is logged once.
+    fn lowest_live_word(&self, marker: usize, top: usize) -> usize {
+        let usable = self.stack.mapping.usable_start();
+        if let Some(frame) = SWITCH_FRAME.get().copied().flatten()
+            && let Some(from) = marker.checked_sub(frame.depth)
+            && from >= usable
+            && from < top
+            && from % 8 == 0
+        {
+            // SAFETY: `from` is 8-byte aligned, inside the mapping's usable
+            // part, and the coroutine on it is suspended.
+            let word = unsafe { std::ptr::read(from as *const u64) };
+            if word == frame.word {
+                return from;
+            }
+        }
+        if !FRAME_MISMATCH_LOGGED.swap(true, Ordering::Relaxed) {
+            log::error!(target: "greenlet",
+                "a shared-stack greenlet switched out with an unexpected frame; its whole \
+                 stack is saved instead (slow, but correct)");
+        }
+        usable
+    }
+}
+
+impl Drop for SharedSlot {
+    fn drop(&mut self) {
+        let stack = &self.stack;
+        stack.greenlets.set(stack.greenlets.get() - 1);
+        if stack.occupant.get() == self.id {
+            stack.occupant.set(0); // it never ran
+        } else if self.out.get() {
+            // Switched out and never resumed: its coroutine is leaked, and
+            // its bytes go with this buffer.
+            stack
+                .held
+                .set(stack.held.get() - self.saved.get_mut().capacity());
+        }
     }
 }

@@ -54,7 +54,7 @@ static PAGE_SIZE: OnceLock<usize> = OnceLock::new();
 static PREVIOUS_SEGV: OnceLock<libc::sigaction> = OnceLock::new();
 static PREVIOUS_BUS: OnceLock<libc::sigaction> = OnceLock::new();
 
-fn page_size() -> usize {
+pub(super) fn page_size() -> usize {
     *PAGE_SIZE.get_or_init(|| {
         // SAFETY: sysconf has no preconditions.
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

@@ -1,0 +1,381 @@
+//! Shared stacks: greenlets that run on a stack many of them share and,
+//! while switched out, keep only the bytes of stack they use on the heap.
+
+mod util;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use greenlet::queue::Queue;
+use greenlet::{Builder, Greenlet, JoinError, StackKind, sleep, stats, with_timeout, yield_now};
+use util::{DropFlag, LONG, child, flag, ms, panic_text};
+
+fn on(kind: StackKind) -> Builder {
+    Builder::new().stack_kind(kind)
+}
+
+fn shared<T: 'static>(f: impl FnOnce() -> T + 'static) -> Greenlet<T> {
+    on(StackKind::Shared).spawn(f).unwrap()
+}
+
+/// What frame `depth` of a recursion seeded with `seed` keeps in its locals.
+fn word(seed: u64, depth: u32) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(depth)
+}
+
+/// Recurses `depth` frames, each holding 16 words of its own, calls `park`
+/// at the bottom, then checks every frame's words on the way back up.
+fn deep_then_park(depth: u32, seed: u64, park: &dyn Fn()) -> u64 {
+    let frame = std::hint::black_box([word(seed, depth); 16]);
+    let below = if depth == 0 {
+        park();
+        0
+    } else {
+        deep_then_park(depth - 1, seed, park)
+    };
+    assert!(
+        frame.iter().all(|&w| w == word(seed, depth)),
+        "frame {depth} of greenlet {seed} changed while it was switched out"
+    );
+    below.wrapping_add(frame[7])
+}
+
+fn expected(depth: u32, seed: u64) -> u64 {
+    (0..=depth).fold(0u64, |sum, d| sum.wrapping_add(word(seed, d)))
+}
+
+#[test]
+fn deep_recursion_then_park_resumes_with_every_local_intact() {
+    const DEPTH: u32 = 300;
+    let gs: Vec<_> = (0..20u64)
+        .map(|seed| {
+            let kind = if seed % 4 == 3 {
+                StackKind::Private
+            } else {
+                StackKind::Shared
+            };
+            on(kind)
+                .spawn(move || {
+                    let park = move || {
+                        sleep(ms(1 + seed % 5));
+                        for _ in 0..seed % 3 {
+                            yield_now();
+                        }
+                        sleep(ms(1));
+                    };
+                    deep_then_park(DEPTH, seed, &park)
+                })
+                .unwrap()
+        })
+        .collect();
+    sleep(ms(1)); // all have started and parked at the bottom
+    let held = stats().shared_stack_bytes;
+    // 15 shared greenlets, each with at least 300 frames of 128 bytes of locals.
+    assert!(held >= 15 * 300 * 128, "{held} bytes held");
+    for (seed, g) in gs.into_iter().enumerate() {
+        assert_eq!(g.join().unwrap(), expected(DEPTH, seed as u64));
+    }
+    assert_eq!(stats().shared_stack_bytes, 0);
+}
+
+#[test]
+fn a_kill_while_switched_out_unwinds_the_greenlet_and_runs_its_destructors() {
+    let dropped = flag();
+    let guard = DropFlag(dropped.clone());
+    let g = shared(move || {
+        let _guard = guard;
+        deep_then_park(100, 1, &|| sleep(LONG))
+    });
+    sleep(ms(1));
+    assert!(!dropped.get());
+    g.kill();
+    assert!(matches!(g.join(), Err(JoinError::Killed)));
+    assert!(dropped.get());
+    let stats = stats();
+    assert_eq!(stats.shared_stack_greenlets, 0, "{stats:?}");
+    assert_eq!(stats.shared_stack_bytes, 0, "{stats:?}");
+}
+
+#[test]
+fn with_timeout_while_switched_out_returns_elapsed_and_the_greenlet_goes_on() {
+    let g = shared(|| {
+        let timed_out = Cell::new(false);
+        let park = || {
+            let result = with_timeout(ms(20), || sleep(LONG));
+            timed_out.set(result.is_err());
+        };
+        let sum = deep_then_park(100, 2, &park);
+        (timed_out.get(), sum)
+    });
+    let start = Instant::now();
+    assert_eq!(g.join().unwrap(), (true, expected(100, 2)));
+    assert!(start.elapsed() < ms(2000), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn a_panic_on_a_shared_stack_is_returned_by_join_and_its_neighbours_go_on() {
+    let neighbour = shared(|| deep_then_park(50, 3, &|| sleep(ms(30))));
+    let g = shared(|| {
+        deep_then_park(50, 4, &|| {
+            sleep(ms(10));
+            panic!("boom on a shared stack");
+        })
+    });
+    match g.join() {
+        Err(JoinError::Panicked(payload)) => {
+            assert_eq!(panic_text(&*payload), "boom on a shared stack");
+        }
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert_eq!(neighbour.join().unwrap(), expected(50, 3));
+}
+
+/// Recurses until the stack runs out; the array keeps each frame large and
+/// real, so it is not turned into a loop.
+fn recurse_forever(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    if std::hint::black_box(depth) == u64::MAX {
+        return frame[0];
+    }
+    recurse_forever(depth + 1) + frame[1]
+}
+
+#[test]
+fn a_stack_overflow_on_a_shared_stack_names_the_greenlet_and_its_stack_size() {
+    const NAME: &str = "a_stack_overflow_on_a_shared_stack_names_the_greenlet_and_its_stack_size";
+    if child::is_child(NAME) {
+        // Another shared-stack greenlet is switched out meanwhile.
+        let _parked = shared(|| sleep(LONG));
+        let g = on(StackKind::Shared)
+            .name("deep-shared")
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                sleep(ms(1));
+                recurse_forever(0)
+            })
+            .unwrap();
+        let _ = g.join();
+        eprintln!("the child survived its greenlet's stack overflow");
+        return;
+    }
+    let out = child::run(NAME);
+    assert!(!out.status.success(), "the child exited successfully");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("stack overflow in greenlet"))
+        .unwrap_or_else(|| panic!("no overflow message in:\n{stderr}"));
+    assert!(line.contains("\"deep-shared\""), "{line}");
+    assert!(line.contains("65536"), "{line}");
+}
+
+/// xorshift64*, seeded: picks sleeps, kinds and victims.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+
+    fn kind(&mut self) -> StackKind {
+        if self.below(2) == 0 {
+            StackKind::Shared
+        } else {
+            StackKind::Private
+        }
+    }
+}
+
+#[test]
+fn both_kinds_on_one_hub_under_random_sleeps_and_kills_receive_every_item_once() {
+    const SEED: u64 = 0x5EED_5AC5;
+    const PRODUCERS: u64 = 40;
+    const ITEMS: u64 = 50;
+    let rng = Rc::new(RefCell::new(Rng(SEED)));
+    let queue: Queue<u64> = Queue::new();
+    let received = Rc::new(RefCell::new(vec![0u32; (PRODUCERS * ITEMS) as usize]));
+    let consumer = |rng: &Rc<RefCell<Rng>>| {
+        let (queue, received, rng2) = (queue.clone(), received.clone(), rng.clone());
+        let kind = rng.borrow_mut().kind();
+        on(kind)
+            .spawn(move || {
+                let depth = rng2.borrow_mut().below(40) as u32;
+                loop {
+                    // Some depth of stack to copy while it waits.
+                    deep_then_park(depth, depth.into(), &|| {
+                        let item = queue.get();
+                        received.borrow_mut()[item as usize] += 1;
+                    });
+                }
+            })
+            .unwrap()
+    };
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let (queue, rng2) = (queue.clone(), rng.clone());
+            let kind = rng.borrow_mut().kind();
+            on(kind)
+                .spawn(move || {
+                    for i in 0..ITEMS {
+                        let pause = rng2.borrow_mut().below(3);
+                        deep_then_park(pause as u32 * 10, p, &|| sleep(ms(pause)));
+                        queue.put(p * ITEMS + i);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    let mut consumers: Vec<_> = (0..10).map(|_| consumer(&rng)).collect();
+    let start = Instant::now();
+    let total = (PRODUCERS * ITEMS) as u32;
+    let done = || received.borrow().iter().sum::<u32>() == total;
+    let mut kills = 0;
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(8), "items lost");
+        let pause = 1 + rng.borrow_mut().below(2);
+        sleep(ms(pause));
+        let victim = rng.borrow_mut().below(consumers.len() as u64) as usize;
+        consumers.swap_remove(victim).kill();
+        kills += 1;
+        consumers.push(consumer(&rng));
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    greenlet::killall(consumers);
+    assert!(kills > 10, "only {kills} kills");
+    let received = received.borrow();
+    let wrong: Vec<_> = (0..received.len()).filter(|&i| received[i] != 1).collect();
+    assert!(
+        wrong.is_empty(),
+        "items not received exactly once: {wrong:?}"
+    );
+    let stats = stats();
+    assert_eq!(stats.shared_stack_greenlets, 0, "{stats:?}");
+    assert_eq!(stats.shared_stack_bytes, 0, "{stats:?}");
+}
+
+#[test]
+fn stats_count_stacks_of_each_kind_and_the_bytes_held() {
+    let private: Vec<_> = (0..3)
+        .map(|_| on(StackKind::Private).spawn(|| sleep(ms(30))).unwrap())
+        .collect();
+    let shared: Vec<_> = (0..5).map(|_| self::shared(|| sleep(ms(30)))).collect();
+    sleep(ms(1));
+    let during = stats();
+    assert_eq!(during.private_stacks, 3, "{during:?}");
+    assert_eq!(during.shared_stacks, 1, "{during:?}");
+    assert_eq!(during.shared_stack_greenlets, 5, "{during:?}");
+    assert!(during.shared_stack_bytes > 0, "{during:?}");
+    greenlet::joinall(private);
+    greenlet::joinall(shared);
+    let after = stats();
+    assert_eq!(after.private_stacks, 0, "{after:?}");
+    assert_eq!(after.shared_stack_greenlets, 0, "{after:?}");
+    assert_eq!(after.shared_stack_bytes, 0, "{after:?}");
+}
+
+/// Reads the resident set size of this process, in bytes.
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[test]
+fn two_hundred_thousand_greenlets_sleeping_a_second_at_once_all_finish() {
+    const N: u64 = 200_000;
+    let start = Instant::now();
+    let out = child::run_scenario(
+        "two_hundred_thousand_greenlets_sleeping_a_second_at_once_all_finish",
+        &[],
+        || {
+            let before = rss();
+            let started = Rc::new(Cell::new(0u64));
+            let gs: Vec<_> = (0..N)
+                .map(|i| {
+                    let started = started.clone();
+                    greenlet::spawn(move || {
+                        started.set(started.get() + 1);
+                        sleep(Duration::from_secs(1));
+                        i
+                    })
+                })
+                .collect();
+            // Until every one has started (the first may wake before the last starts).
+            while started.get() < N {
+                sleep(ms(10));
+            }
+            let parked = stats();
+            println!(
+                "RSS per parked greenlet: {} bytes ({} on private stacks, {} on shared ones, \
+                 holding {} bytes of stack)",
+                (rss() - before) / N as usize,
+                parked.private_stacks,
+                parked.shared_stack_greenlets,
+                parked.shared_stack_bytes
+            );
+            assert!(parked.shared_stack_greenlets > 0, "{parked:?}");
+            let sum: u64 = greenlet::joinall(gs).into_iter().map(Result::unwrap).sum();
+            assert_eq!(sum, (0..N).sum::<u64>());
+        },
+    );
+    if let Some(out) = out {
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+/// In debug builds the vacated part of a shared stack is filled with a
+/// pattern, and a write into it while its greenlet is out is caught when
+/// the next greenlet comes onto the stack. Unsafe code is the only way to
+/// make one (here: a raw pointer to a local, kept past the switch).
+#[cfg(debug_assertions)]
+#[test]
+fn a_write_into_a_switched_out_shared_stack_is_caught_in_debug_builds() {
+    const NAME: &str = "a_write_into_a_switched_out_shared_stack_is_caught_in_debug_builds";
+    if child::is_child(NAME) {
+        let address = Rc::new(Cell::new(0usize));
+        let published = address.clone();
+        let g = shared(move || {
+            let local = std::hint::black_box(7u64);
+            published.set(&local as *const u64 as usize);
+            sleep(ms(5));
+            local
+        });
+        sleep(ms(1)); // it has published its local's address and parked
+        // SAFETY: none; this breaks the shared-stack rule on purpose. The
+        // address is inside the shared stack's mapping, which stays mapped,
+        // so the write itself cannot fault.
+        unsafe { std::ptr::write_volatile(address.get() as *mut u64, 0) };
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.join()));
+        let message = panic_text(&*caught.expect_err("the write was not caught"));
+        assert!(message.contains("was written at"), "{message}");
+        println!("caught: {message}");
+        // The hub was stopped mid-switch: leave without tearing it down.
+        std::process::exit(0);
+    }
+    let out = child::run(NAME);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("caught: "),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
