@@ -1,7 +1,10 @@
 //! Echo round trips of 64-byte messages at 10, 100 and 1,000 connections,
-//! four servers side by side, all driven by the same `echo_client`:
+//! five servers side by side, all driven by the same `echo_client`:
 //!
-//! - greenlet: the `echo_server` example, one greenlet per connection;
+//! - greenlet: the `echo_server` example, one greenlet per connection (on
+//!   private stacks, up to ~22,000 connections);
+//! - greenlet-shared: the same, each greenlet pinned to a shared stack
+//!   (`--stack shared`);
 //! - threads: a thread-per-connection server on `std::net` (this binary,
 //!   re-run as `--serve threads ADDR`);
 //! - std+patch: the threads server's code, unmodified (plain `std::net`),
@@ -33,8 +36,8 @@
 //! set, else from the `release/examples/` directory beside this binary's.
 //!
 //! Run: `cargo bench --bench echo [-- --repeats N --duration SECS
-//! --connections 10,100,1000 --max-other-load CORES --no-build]` (defaults:
-//! 3 repeats of 3 s, 0.1 cores).
+//! --connections 10,100,1000 --servers greenlet,tokio --max-other-load CORES
+//! --no-build]` (defaults: 3 repeats of 3 s, every server, 0.1 cores).
 //! Without `--bench` among its arguments (which `cargo bench` passes) the
 //! binary does nothing, so `cargo test --benches` does not start a
 //! benchmark.
@@ -52,6 +55,8 @@ usage: cargo bench --bench echo [-- options]
   --repeats N           runs of each server per connection count (default 3)
   --duration SECS       length of each run, fractions allowed (default 3)
   --connections LIST    comma-separated connection counts (default 10,100,1000)
+  --servers LIST        comma-separated servers to run (default: all of
+                        greenlet,greenlet-shared,std+patch,threads,tokio)
   --max-other-load C    run again (up to 5 times) a run during which other
                         processes used more than C cores (default 0.1)
   --no-build            do not build the echo_server and echo_client examples first
@@ -60,8 +65,9 @@ Internal: `--serve threads|patched|tokio ADDR` runs one of the comparison server
 
 const MESSAGE_SIZE: usize = 64;
 const FIRST_PORT: u16 = 20000;
-const SERVERS: [Server; 4] = [
+const SERVERS: [Server; 5] = [
     Server::Greenlet,
+    Server::GreenletShared,
     Server::Patched,
     Server::Threads,
     Server::Tokio,
@@ -77,6 +83,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Server {
     Greenlet,
+    GreenletShared,
     Patched,
     Threads,
     Tokio,
@@ -86,6 +93,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Greenlet => "greenlet",
+            Server::GreenletShared => "greenlet-shared",
             Server::Patched => "std+patch",
             Server::Threads => "threads",
             Server::Tokio => "tokio",
@@ -97,6 +105,7 @@ struct Options {
     repeats: usize,
     duration: f64,
     connections: Vec<usize>,
+    servers: Vec<Server>,
     build: bool,
     max_other_load: f64,
 }
@@ -146,6 +155,7 @@ fn parse_args(args: &[String]) -> Option<Options> {
         repeats: 3,
         duration: 3.0,
         connections: vec![10, 100, 1000],
+        servers: SERVERS.to_vec(),
         build: true,
         max_other_load: 0.1,
     };
@@ -182,6 +192,16 @@ fn parse_args(args: &[String]) -> Option<Options> {
                         options.connections = list;
                     }
                     _ => usage_error("--connections: expected counts like 10,100,1000"),
+                }
+            }
+            "--servers" => {
+                let list: Option<Vec<Server>> = value(arg)
+                    .split(',')
+                    .map(|name| SERVERS.iter().copied().find(|s| s.name() == name))
+                    .collect();
+                match list {
+                    Some(list) if !list.is_empty() => options.servers = list,
+                    _ => usage_error("--servers: expected names like greenlet,tokio"),
                 }
             }
             // cargo bench passes a filter when given one; nothing to filter.
@@ -273,9 +293,9 @@ fn drive(options: &Options) -> Result<(), String> {
     let mut results = Vec::new();
     let mut redone = 0;
     for &connections in &options.connections {
-        let mut samples = vec![Vec::new(); SERVERS.len()];
+        let mut samples = vec![Vec::new(); options.servers.len()];
         for repeat in 1..=options.repeats {
-            for (i, &server) in SERVERS.iter().enumerate() {
+            for (i, &server) in options.servers.iter().enumerate() {
                 let mut attempt = 1;
                 let sample = loop {
                     wait_for_quiet(options.max_other_load);
@@ -352,6 +372,9 @@ fn run(
     command.args(["-c", "0"]);
     match server {
         Server::Greenlet => command.arg(&binaries.server).args(["--addr", &addr]),
+        Server::GreenletShared => command
+            .arg(&binaries.server)
+            .args(["--addr", &addr, "--stack", "shared"]),
         Server::Patched => command
             .arg(&binaries.this)
             .args(["--serve", "patched", &addr]),
@@ -547,12 +570,22 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone: usize) {
     let medians =
         |samples: &[Sample], f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
-    let index = |server: Server| SERVERS.iter().position(|&s| s == server).expect("listed");
-    let (greenlet, patched, tokio) = (
-        index(Server::Greenlet),
-        index(Server::Patched),
-        index(Server::Tokio),
-    );
+    let servers = &options.servers;
+    let index = |server: Server| servers.iter().position(|&s| s == server);
+    // Ratios of two servers' rates, where both ran.
+    let ratios = [
+        (Server::Greenlet, Server::Tokio, "greenlet/tokio"),
+        (Server::Patched, Server::Greenlet, "std+patch/greenlet"),
+        (
+            Server::GreenletShared,
+            Server::Greenlet,
+            "greenlet-shared/greenlet",
+        ),
+    ];
+    let ratios: Vec<(usize, usize, &str)> = ratios
+        .iter()
+        .filter_map(|&(a, b, name)| Some((index(a)?, index(b)?, name)))
+        .collect();
     println!();
     println!(
         "Echo round trips, {MESSAGE_SIZE}-byte messages, {} s per run, median of {} interleaved \
@@ -560,13 +593,20 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
         options.duration, options.repeats
     );
     println!();
-    let names: Vec<&str> = SERVERS.iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = servers.iter().map(|s| s.name()).collect();
     print!("| connections |");
     for name in &names {
         print!(" {name} req/s | {name} p99 |");
     }
-    println!(" greenlet/tokio | std+patch/greenlet |");
-    println!("|---:|{}---:|---:|", "---:|---:|".repeat(names.len()));
+    for (_, _, name) in &ratios {
+        print!(" {name} |");
+    }
+    println!();
+    println!(
+        "|---:|{}{}",
+        "---:|---:|".repeat(names.len()),
+        "---:|".repeat(ratios.len())
+    );
     for (connections, samples) in results {
         let rate: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.rate)).collect();
         let p99: Vec<f64> = samples.iter().map(|s| medians(s, |s| s.p99_us)).collect();
@@ -574,11 +614,10 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
         for (rate, p99) in rate.iter().zip(&p99) {
             print!(" {} | {p99:.0} µs |", thousands(*rate));
         }
-        println!(
-            " {:.2}× | {:.2}× |",
-            rate[greenlet] / rate[tokio],
-            rate[patched] / rate[greenlet]
-        );
+        for &(a, b, _) in &ratios {
+            print!(" {:.2}× |", rate[a] / rate[b]);
+        }
+        println!();
     }
     println!();
     println!("Medians of p50 latency and of server CPU time (user + system) per request:");

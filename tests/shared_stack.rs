@@ -379,3 +379,119 @@ fn a_write_into_a_switched_out_shared_stack_is_caught_in_debug_builds() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The server of the test below: echoes, and answers `stats` with the
+/// shared-stack greenlets and private stacks it has. Exits when its stdin
+/// closes (the parent's end).
+fn idle_connections_server() {
+    use std::io::{Read, Write};
+    std::thread::spawn(|| {
+        let _ = std::io::stdin().read(&mut [0]);
+        std::process::exit(0);
+    });
+    let server = greenlet::server::StreamServer::bind("127.0.0.1:0", |stream, _| {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = match (&stream).read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let reply = if &buf[..n] == b"stats\n" {
+                let stats = stats();
+                format!(
+                    "{} {}\n",
+                    stats.shared_stack_greenlets, stats.private_stacks
+                )
+                .into_bytes()
+            } else {
+                buf[..n].to_vec()
+            };
+            if (&stream).write_all(&reply).is_err() {
+                return;
+            }
+        }
+    })
+    .unwrap();
+    // After the harness's "test <name> ... ", on the same line.
+    println!("port {}", server.local_addr().unwrap().port());
+    server.serve_forever();
+}
+
+#[test]
+fn a_stream_server_holding_9000_idle_connections_mostly_on_shared_stacks_serves_100_active_clients()
+{
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    const NAME: &str = "a_stream_server_holding_9000_idle_connections_mostly_on_shared_stacks_serves_100_active_clients";
+    // The descriptor limit here is 20,000 and cannot be raised: 9,000 idle
+    // connections (and 100 active ones) on each side, server in a child.
+    const IDLE: usize = 9_000;
+    const ACTIVE: usize = 100;
+    if child::is_child(NAME) {
+        return idle_connections_server();
+    }
+    let start = Instant::now();
+    // A budget of 200 stacks: 150 private, the rest of the connections shared.
+    let mut server = child::spawn_with(NAME, &[("GREENLET_MAX_STACKS", "200")]);
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let port: u16 = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.rsplit_once("port ")
+                .and_then(|(_, p)| p.trim().parse().ok())
+        })
+        .expect("the server printed its port");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let connect = || {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+    };
+    let round_trip = |stream: &mut TcpStream, message: &[u8]| {
+        stream.write_all(message).unwrap();
+        let mut reply = vec![0u8; message.len()];
+        stream.read_exact(&mut reply).unwrap();
+        reply
+    };
+    let idle: Vec<TcpStream> = (0..IDLE).map(|_| connect()).collect();
+    let mut active: Vec<TcpStream> = (0..ACTIVE).map(|_| connect()).collect();
+    // Every connection has been accepted and its greenlet has parked.
+    let mut probe = connect();
+    let counts = loop {
+        probe.write_all(b"stats\n").unwrap();
+        let mut reply = [0u8; 64];
+        let n = probe.read(&mut reply).unwrap();
+        let text = String::from_utf8_lossy(&reply[..n]).to_string();
+        let counts: Vec<usize> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if counts[0] + counts[1] > IDLE + ACTIVE {
+            break counts;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "only {text} connections"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // [shared-stack greenlets, private stacks]: three quarters of the budget
+    // private, every other connection on the shared stack.
+    assert!(counts[1] <= 150, "{counts:?}");
+    assert!(counts[0] > IDLE + ACTIVE - 150, "{counts:?}");
+    for round in 0..20u32 {
+        for (i, stream) in active.iter_mut().enumerate() {
+            let message = format!("round {round} client {i}\n");
+            assert_eq!(round_trip(stream, message.as_bytes()), message.as_bytes());
+        }
+    }
+    drop(idle);
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "took {:?}",
+        start.elapsed()
+    );
+}

@@ -163,6 +163,33 @@ pub mod child {
         command.output().unwrap()
     }
 
+    /// Starts this test binary again with only `test`, in child mode, with
+    /// piped stdin and stdout, and returns at once. The child is killed when
+    /// the returned guard drops.
+    pub fn spawn_with(test: &str, env: &[(&str, &str)]) -> Running {
+        use std::process::Stdio;
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, test)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Running(command.spawn().unwrap())
+    }
+
+    /// A child process, killed when this is dropped.
+    pub struct Running(pub std::process::Child);
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
     /// Runs `scenario` in a child process when called from the test `name`
     /// in the parent, and asserts that the child exited 0 after printing
     /// `scenario done` (so it neither aborted nor returned early).
