@@ -21,7 +21,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::StackKind;
-use crate::hub::{switch_frame, with_hub};
+use crate::hub::with_hub;
 use crate::sys::{self, GreenletStack, SharedSlot, SharedStack};
 
 /// Most stacks kept for reuse per thread, all sizes together.
@@ -95,8 +95,7 @@ fn take_shared(size: usize) -> io::Result<(GreenletStack, SharedSlot)> {
     let stack = match existing {
         Some(stack) => stack,
         None => {
-            // Measured (once per process) outside the pool's borrow.
-            let stack = SharedStack::new(size, switch_frame())?;
+            let stack = SharedStack::new(size)?;
             let _ = POOL.try_with(|pool| pool.borrow_mut().shared.push((size, stack.clone())));
             stack
         }

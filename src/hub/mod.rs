@@ -165,43 +165,12 @@ impl<'a> CurrentGreenlet<'a> {
         // CURRENT, which is set exactly while the body runs), so the frame,
         // and the yielder, are live.
         let yielder = unsafe { &*yielder };
-        switch_out(yielder, why, &self.header.switched_out_at);
+        if self.header.on_shared_stack.get() {
+            // Where its live bytes will end, for the hub to copy them out.
+            self.header.switched_out_at.set(sys::mark_switch_point());
+        }
+        yielder.suspend(why);
     }
-}
-
-/// The one place a greenlet switches out: records the address of a local
-/// (the marker a shared stack measures its live bytes from, see
-/// [`sys::SwitchFrame`]) in `at`, then suspends to the hub.
-///
-/// Never inlined: the frames below the marker must be the same at every
-/// switch, and the same as when [`switch_frame`] measured them.
-#[inline(never)]
-fn switch_out(yielder: &GreenletYielder, why: Suspend, at: &Cell<usize>) {
-    let marker = 0u8;
-    at.set(std::hint::black_box(&marker) as *const u8 as usize);
-    yielder.suspend(why);
-}
-
-/// How far below its marker a suspended greenlet's state reaches, measured
-/// once per process: a probe coroutine on a fresh (zero-filled) stack
-/// switches out through [`switch_out`], and the lowest word it wrote is
-/// found. `None` if no stack could be mapped for the probe.
-pub(crate) fn switch_frame() -> Option<sys::SwitchFrame> {
-    sys::switch_frame(|| {
-        let at = Rc::new(Cell::new(0));
-        let marker = at.clone();
-        let stack = sys::ProbeStack::new().ok()?;
-        let mut probe = corosensei::Coroutine::with_stack(stack.clone(), move |yielder, ()| {
-            switch_out(yielder, Suspend::Yield, &marker);
-        });
-        let _ = probe.resume(());
-        let lowest = stack.lowest_written_word();
-        let _ = probe.resume(()); // runs it to its end
-        let (address, word) = lowest?;
-        let depth = at.get().checked_sub(address)?;
-        log::debug!(target: "greenlet", "switch frame: {depth} bytes below the marker");
-        Some(sys::SwitchFrame { depth, word })
-    })
 }
 
 /// Runs `f` with the running greenlet, or `None` in the root context.

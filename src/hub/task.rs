@@ -481,7 +481,9 @@ pub(crate) struct Header {
     /// it before it returns: so while non-null it points into the live
     /// frame of that body, on the task's own stack.
     yielder: Cell<*const GreenletYielder>,
-    /// The marker its last switch out recorded (see `hub::switch_out`).
+    /// Whether it runs on a shared stack (it then marks its switch point).
+    pub(super) on_shared_stack: Cell<bool>,
+    /// A shared-stack greenlet's last switch point (`sys::mark_switch_point`).
     pub(super) switched_out_at: Cell<usize>,
     /// This greenlet's key in the hub's table of live greenlets.
     pub(super) slab_key: Cell<usize>,
@@ -507,6 +509,7 @@ impl Header {
             start_at: Cell::new(None),
             wait_on: Cell::new(WaitOn::Nothing),
             yielder: Cell::new(std::ptr::null()),
+            on_shared_stack: Cell::new(false),
             switched_out_at: Cell::new(0),
             slab_key: Cell::new(usize::MAX),
             joiners: WaitList::new(),
@@ -516,6 +519,7 @@ impl Header {
 
     /// Keeps the coroutine its [`Task::start`] made, to be resumed.
     pub(super) fn install(&self, coroutine: GreenletCoroutine, slot: Option<SharedSlot>) {
+        self.on_shared_stack.set(slot.is_some());
         *self.coroutine.0.borrow_mut() = Some(Started { coroutine, slot });
     }
 
@@ -524,14 +528,19 @@ impl Header {
     #[inline(always)]
     pub(super) fn resume(&self) -> Resumed {
         let result = match &mut *self.coroutine.0.borrow_mut() {
-            Some(Started { coroutine, slot }) => {
-                // A shared-stack greenlet's bytes go back on the stack before
-                // it runs, and off it once it has switched out.
-                if let Some(slot) = slot {
-                    slot.swap_in();
-                }
+            Some(Started {
+                coroutine,
+                slot: None,
+            }) => coroutine.resume(()),
+            // A shared-stack greenlet's bytes go back on the stack before it
+            // runs, and off it once it has switched out.
+            Some(Started {
+                coroutine,
+                slot: Some(slot),
+            }) => {
+                slot.swap_in();
                 let result = coroutine.resume(());
-                if let (Some(slot), CoroutineResult::Yield(_)) = (slot, &result) {
+                if let CoroutineResult::Yield(_) = result {
                     slot.swap_out(self.switched_out_at.get());
                 }
                 result

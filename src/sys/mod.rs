@@ -24,8 +24,6 @@ mod stack;
 #[cfg(unix)]
 mod unix;
 
-pub(crate) use stack::{
-    GreenletStack, ProbeStack, SharedSlot, SharedStack, SwitchFrame, prefers_shared, switch_frame,
-};
+pub(crate) use stack::{GreenletStack, SharedSlot, SharedStack, mark_switch_point, prefers_shared};
 #[cfg(unix)]
 pub(crate) use unix::*;

@@ -227,75 +227,74 @@ unsafe impl Stack for GreenletStack {
     }
 }
 
-/// A fresh stack (mapped zeros) for measuring the [`SwitchFrame`]: a probe
-/// coroutine runs on it while this side keeps a handle to read it.
-#[derive(Clone)]
-pub(crate) struct ProbeStack(Rc<Mapping>);
+/// How far below the switch point [`mark_switch_point`] fills with
+/// [`CANARY`]: room for what the switch pushes. That is three words when
+/// corosensei's suspend is inlined (optimised builds), and a call frame of
+/// it when not (debug builds, whose frames are large).
+const CANARY_SPAN: usize = if cfg!(debug_assertions) { 2048 } else { 256 };
 
-impl ProbeStack {
-    pub(crate) fn new() -> io::Result<ProbeStack> {
-        Ok(ProbeStack(Rc::new(Mapping::new(64 * 1024)?)))
-    }
+/// A word no switch writes: not a canonical x86-64 address, so never the
+/// return address a switch pushes last.
+const CANARY: u64 = 0xC0DE_5AFE_C0DE_5AFE;
 
-    /// The lowest non-zero word on the stack and its address: with the
-    /// probe's coroutine suspended, the last word it pushed.
-    pub(crate) fn lowest_written_word(&self) -> Option<(usize, u64)> {
-        let mapping = &self.0;
-        // Mapped zeros, or what the probe wrote: initialised either way.
-        valgrind::make_defined(
-            mapping.usable_start(),
-            mapping.top() - mapping.usable_start(),
-        );
-        (mapping.usable_start()..mapping.top())
-            .step_by(8)
-            .map(|address| {
-                // SAFETY: the address is 8-byte aligned (both ends of the
-                // range are page-aligned) and inside the mapping's usable
-                // part, which is readable and writable while `mapping`
-                // lives. The probe is called while its coroutine is
-                // suspended, so nothing writes the stack as it is read.
-                // Mapped memory is initialised (zeros until written).
-                (address, unsafe { std::ptr::read(address as *const u64) })
-            })
-            .find(|&(_, word)| word != 0)
-    }
-}
-
-// SAFETY: the mapping's top is page-aligned, its limit is its guard page's
-// start, and both stay the same while the `Rc` keeps the mapping.
-unsafe impl Stack for ProbeStack {
-    fn base(&self) -> StackPointer {
-        StackPointer::new(self.0.top()).expect("a stack's base is not null")
-    }
-
-    fn limit(&self) -> StackPointer {
-        StackPointer::new(self.0.guard_start()).expect("a stack's limit is not null")
-    }
-}
-
-/// Where a suspended coroutine's state ends, relative to the address its
-/// greenlet recorded as it switched out (see `hub::switch_out`).
+/// Called by a shared-stack greenlet just before it switches out: fills
+/// the [`CANARY_SPAN`] bytes below its stack pointer with [`CANARY`], and
+/// returns the stack pointer. After the switch, the lowest word in that
+/// span that is no longer the canary is the last one the switch pushed: the
+/// lowest live word of the suspended coroutine ([`SharedSlot::swap_out`]).
+/// Nothing below it was written after the fill, so nothing below it is live.
 ///
-/// A greenlet switches out through one function that records the address
-/// of one of its locals (the *marker*) and then suspends. What that function
-/// and corosensei's suspend push below the marker is fixed by the compiled
-/// code (no frame on that path changes size at run time), so a suspended
-/// coroutine's lowest live word is always `depth` bytes below its marker,
-/// and it always holds `word`: the return address corosensei pushes last,
-/// into its one switch routine. Measured once per process on a fresh,
-/// zero-filled stack, and checked at every shared-stack switch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SwitchFrame {
-    pub(crate) depth: usize,
-    pub(crate) word: u64,
+/// Inlined, so that the switch that follows is in the same frame: an extra
+/// call level around corosensei's switch costs a mispredicted return on
+/// every switch (~30 ns here).
+#[inline(always)]
+pub(crate) fn mark_switch_point() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // For memcheck: the span is stack memory about to be written.
+        valgrind::make_undefined(stack_pointer() - CANARY_SPAN, CANARY_SPAN);
+        // SAFETY: the asm writes only the CANARY_SPAN bytes below the stack
+        // pointer, which hold nothing live: the stack grows down, and as the
+        // asm is not `nostack` the compiler keeps nothing in the red zone
+        // across it (it may push). The span is inside the greenlet's stack:
+        // the switch that follows pushes there anyway, and a greenlet with
+        // less than CANARY_SPAN bytes left faults on the guard page, which
+        // is reported as its stack overflow. `rep stosq` with the direction
+        // flag clear (as Rust keeps it) fills upwards from rdi; rdi, rcx and
+        // rax are declared clobbered.
+        unsafe {
+            std::arch::asm!(
+                "mov {sp}, rsp",
+                "lea rdi, [rsp - {span}]",
+                "mov ecx, {words}",
+                "rep stosq",
+                sp = out(reg) sp,
+                span = const CANARY_SPAN,
+                words = const CANARY_SPAN / 8,
+                in("rax") CANARY,
+                out("rdi") _,
+                out("rcx") _,
+            );
+        }
+        sp
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0 // no shared stacks here (SharedStack::new refuses)
+    }
 }
 
-static SWITCH_FRAME: OnceLock<Option<SwitchFrame>> = OnceLock::new();
-
-/// Measures the [`SwitchFrame`] once per process with `probe`; `None` if it
-/// could not be measured (then no shared stack is made).
-pub(crate) fn switch_frame(probe: impl FnOnce() -> Option<SwitchFrame>) -> Option<SwitchFrame> {
-    *SWITCH_FRAME.get_or_init(probe)
+/// The stack pointer.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register; touches no memory.
+    unsafe {
+        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
 }
 
 static FRAME_MISMATCH_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -341,11 +340,12 @@ impl std::fmt::Debug for SharedStack {
 
 impl SharedStack {
     /// Maps a shared stack with `size` usable bytes; fails at the process's
-    /// budget, or if the switch frame is unknown.
-    pub(crate) fn new(size: usize, frame: Option<SwitchFrame>) -> io::Result<Rc<SharedStack>> {
-        if frame.is_none() {
-            return Err(io::Error::other(
-                "the switch frame could not be measured, so no shared stack can be used",
+    /// budget, or where shared stacks are not supported (only x86-64 is).
+    pub(crate) fn new(size: usize) -> io::Result<Rc<SharedStack>> {
+        if !cfg!(target_arch = "x86_64") {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared stacks are supported on x86-64 only",
             ));
         }
         let mapping = Mapping::new(size)?;
@@ -452,12 +452,13 @@ impl SharedSlot {
     }
 
     /// Copies the bytes of this slot's coroutine, which has just switched
-    /// out, into its buffer, and vacates the stack.
+    /// out at `switch_point` (from [`mark_switch_point`]), into its buffer,
+    /// and vacates the stack.
     #[inline(never)]
-    pub(crate) fn swap_out(&self, marker: usize) {
+    pub(crate) fn swap_out(&self, switch_point: usize) {
         let stack = &self.stack;
         let top = stack.mapping.top();
-        let from = self.lowest_live_word(marker, top);
+        let from = self.lowest_live_word(switch_point, top);
         let len = top - from;
         let mut saved = self.saved.take();
         if saved.capacity() < len || saved.capacity() > 2 * len + 256 {
@@ -487,33 +488,40 @@ impl SharedSlot {
         self.stack.vacate(self.id);
     }
 
-    /// The suspended coroutine's lowest live word, from the marker it
-    /// recorded: `depth` below it, where the switch frame's `word` must be.
-    /// If it is not (which the measurement rules out), the whole usable
-    /// stack is saved instead, and that is logged once.
-    fn lowest_live_word(&self, marker: usize, top: usize) -> usize {
+    /// The suspended coroutine's lowest live word: the lowest word of the
+    /// canary span below `switch_point` that the switch overwrote (see
+    /// [`mark_switch_point`]). If there is none, or the whole span was
+    /// overwritten (a signal handler ran there, or the switch went deeper
+    /// than the span), the whole usable stack is saved instead, and that is
+    /// logged once.
+    fn lowest_live_word(&self, switch_point: usize, top: usize) -> usize {
         let usable = self.stack.mapping.usable_start();
-        if let Some(frame) = SWITCH_FRAME.get().copied().flatten()
-            && let Some(from) = marker.checked_sub(frame.depth)
-            && from >= usable
-            && from < top
-            && from % 8 == 0
+        if switch_point.is_multiple_of(8)
+            && let Some(span_start) = switch_point.checked_sub(CANARY_SPAN)
+            && span_start > usable
+            && switch_point <= top
         {
-            // Memcheck reports some of what the switch pushed below the
-            // marker (the saved registers) as unaddressable after a resume:
-            // its stack-pointer tracking loses them across the switch. They
-            // are live.
-            valgrind::make_defined(from, frame.depth);
-            // SAFETY: `from` is 8-byte aligned, inside the mapping's usable
-            // part, and the coroutine on it is suspended.
-            let word = unsafe { std::ptr::read(from as *const u64) };
-            if word == frame.word {
-                return from;
+            // Memcheck reports the words the switch pushed (the saved
+            // registers) as unaddressable after some resumes: its stack-
+            // pointer tracking loses them across the switch. They are live;
+            // the rest of the span holds the canary.
+            valgrind::make_defined(span_start, CANARY_SPAN);
+            let first_written = (span_start..switch_point).step_by(8).find(|&address| {
+                // SAFETY: the address is 8-byte aligned and inside the
+                // mapping's usable part; the coroutine is suspended, so
+                // nothing writes the stack while it is read. The span was
+                // written (the canary) before the switch, so it is
+                // initialised.
+                unsafe { std::ptr::read(address as *const u64) != CANARY }
+            });
+            match first_written {
+                Some(from) if from > span_start => return from,
+                _ => {}
             }
         }
         if !FRAME_MISMATCH_LOGGED.swap(true, Ordering::Relaxed) {
             log::error!(target: "greenlet",
-                "a shared-stack greenlet switched out with an unexpected frame; its whole \
+                "a shared-stack greenlet switched out without a clean switch point; its whole \
                  stack is saved instead (slow, but correct)");
         }
         usable
@@ -550,11 +558,13 @@ mod valgrind {
 
     /// `from..from + len` is addressable and its contents unknown (as stack
     /// memory below the stack pointer is).
+    #[inline(always)]
     pub(super) fn make_undefined(from: usize, len: usize) {
         request([MAKE_MEM_UNDEFINED, from as u64, len as u64, 0, 0, 0]);
     }
 
     /// `from..from + len` is addressable and initialised.
+    #[inline(always)]
     pub(super) fn make_defined(from: usize, len: usize) {
         request([MAKE_MEM_DEFINED, from as u64, len as u64, 0, 0, 0]);
     }
@@ -562,7 +572,10 @@ mod valgrind {
     /// Valgrind's client request: a fixed sequence of rotations that leaves
     /// `rdi` unchanged, then `xchg rbx, rbx`. Valgrind recognises it and
     /// reads the request from `rax`; without valgrind it does nothing.
+    /// Inlined: a call would move the stack pointer, and memcheck marks
+    /// the stack below it dead when it moves back up.
     #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
     fn request(args: [u64; 6]) {
         // SAFETY: the rotations add up to 128 bits (rdi is restored), the
         // exchange of rbx with itself changes nothing, and rdx is declared
