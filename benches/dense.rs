@@ -241,7 +241,26 @@ fn main() {
         println!("dense bench: not run (pass --bench, as `cargo bench --bench dense` does)");
         return;
     }
-    let filter = args.iter().find(|a| !a.starts_with('-'));
+    // The filter: the first argument that is neither an option nor the
+    // value of one of criterion's options that take one.
+    const WITH_VALUE: [&str; 9] = [
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--save-baseline",
+        "--baseline",
+        "--profile-time",
+        "--noise-threshold",
+        "--significance-level",
+        "--output-format",
+    ];
+    let filter = args
+        .iter()
+        .enumerate()
+        .find(|&(i, a)| {
+            !a.starts_with('-') && (i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a);
     let mut criterion = Criterion::default().configure_from_args();
     shared_switch(&mut criterion);
     criterion.final_summary();
