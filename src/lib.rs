@@ -154,18 +154,38 @@
 //!   naming the greenlet and its stack size.
 //! - [`stats`] returns counts to log.
 //!
-//! # Limits
+//! # Limits, and the two kinds of stack
 //!
-//! A greenlet that has started holds a guard-paged stack: two of the
-//! process's kernel mappings, of which Linux allows `vm.max_map_count`
-//! (65,530 by default). The process maps stacks only up to nine tenths of
-//! that cap (the rest stays free for the allocator, files and threads):
-//! about 29,000 started greenlets at once. Greenlets spawned beyond it wait,
-//! first come first served, until a running one finishes and hands its stack
-//! on; greenlets that already run are never held up by them. Reaching the
-//! cap is logged once (target `greenlet`, level warn) with the sysctl that
-//! raises it. The environment variable `GREENLET_MAX_STACKS`, read once,
-//! sets a lower budget.
+//! A greenlet runs on one of two kinds of stack ([`StackKind`]):
+//!
+//! - A *private* stack is a guard-paged mapping of its own: two of the
+//!   process's kernel mappings, of which Linux allows `vm.max_map_count`
+//!   (65,530 by default), and at least one resident 4 KiB page.
+//! - A *shared* stack is one guard-paged mapping per hub (and stack size)
+//!   that many greenlets run on, one at a time. A greenlet on it copies the
+//!   bytes of stack it uses (a few hundred for a typical park) to the heap
+//!   when it switches out, and back before it runs: it costs no mapping and
+//!   about as much memory as its stack is deep, so a million can be parked
+//!   at once. The price is the copy: a switch costs a few tens of
+//!   nanoseconds more, and more for a deep stack (keep big buffers on the
+//!   heap, not in locals, in greenlets that switch often).
+//!
+//! The process maps stacks only up to nine tenths of the mapping cap (the
+//! rest stays free for the allocator, files and threads): about 29,000 at
+//! once. A greenlet that pins no kind gets a private stack while the process
+//! holds fewer than three quarters of that budget, and a shared one beyond
+//! it. A greenlet pinned to a private stack past the budget waits, first
+//! come first served, until a running one finishes and hands its stack on;
+//! greenlets that already run are never held up by it. Reaching the cap is
+//! logged once (target `greenlet`, level warn) with the sysctl that raises
+//! it. The environment variable `GREENLET_MAX_STACKS`, read once, sets a
+//! lower budget. Shared stacks are supported on x86-64; elsewhere every
+//! greenlet gets a private stack.
+//!
+//! While a shared-stack greenlet is switched out, its stack's addresses hold
+//! another greenlet's bytes: nothing may read or write through a pointer
+//! into it. Safe code cannot do so (`spawn` takes `'static` closures); see
+//! [`StackKind`] for the rule that unsafe code must keep.
 
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]

@@ -13,7 +13,10 @@
 //! - [`is_out_of_resources`]: whether an error is a lack of descriptors or
 //!   memory that passes once something is closed.
 //! - [`GreenletStack`]: a guard-paged stack, within the process's budget of
-//!   kernel mappings.
+//!   kernel mappings: private, or a [`SharedStack`] whose switched-out
+//!   greenlets keep their bytes in a [`SharedSlot`]; [`mark_switch_point`]
+//!   shows where a switching greenlet's live bytes end; [`prefers_shared`]
+//!   is the policy for greenlets that pin no kind.
 //! - [`max_map_count`]: the kernel's cap on memory mappings per process.
 //! - [`set_backlog`]: a new accept-queue length for a socket that listens
 //!   already.

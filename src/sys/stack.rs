@@ -1,22 +1,30 @@
-//! A greenlet's stack: a guard-paged mapping, counted against the process's
-//! budget of kernel mappings.
+//! Greenlet stacks: guard-paged mappings counted against the process's
+//! budget of kernel mappings, private to one greenlet or shared by many.
 //!
-//! Each stack is two mappings (the stack and its `PROT_NONE` guard page) and
-//! the kernel allows `vm.max_map_count` per process (65,530 by default). When
-//! stacks take them all, the allocator has none left either and the next
-//! `Vec` growth aborts the process. So stacks are mapped only while the
-//! process holds fewer than its budget: the cap minus a tenth of it (at least
-//! 1,000 mappings) left to the allocator, files and threads. Past that,
-//! [`GreenletStack::new`] fails at once, and the hub makes the greenlet wait
-//! until another one gives its stack back.
+//! Each mapping is two kernel mappings (the stack and its `PROT_NONE` guard
+//! page) and the kernel allows `vm.max_map_count` per process (65,530 by
+//! default). When stacks take them all, the allocator has none left either
+//! and the next `Vec` growth aborts the process. So stacks are mapped only
+//! while the process holds fewer than its budget: the cap minus a tenth of
+//! it (at least 1,000 mappings) left to the allocator, files and threads.
+//! Past that, mapping fails at once, and the hub makes a greenlet that needs
+//! a private stack wait until another one gives its stack back.
 //!
 //! `GREENLET_MAX_STACKS`, read once, lowers the budget (to keep mappings for
 //! something else, or to test what happens at the cap).
 //!
-//! Stacks of one size would all start at the same offset of a 256 KiB-aligned
-//! mapping, so their tops would share cache sets and evict each other on every
-//! switch. Each stack therefore starts a different multiple of 64 bytes below
-//! its mapping's top (its *colour*); the mapping is that much larger.
+//! Private stacks of one size would all start at the same offset of a
+//! 256 KiB-aligned mapping, so their tops would share cache sets and evict
+//! each other on every switch. Each therefore starts a different multiple of
+//! 64 bytes below its mapping's top (its *colour*); the mapping is that much
+//! larger.
+//!
+//! A [`SharedStack`] is one mapping that many greenlets run on, one at a
+//! time (its *occupant*). The hub copies a greenlet's live bytes (from its
+//! lowest live word, found with [`mark_switch_point`], to the top) into its
+//! [`SharedSlot`] when it switches out, and back to the same addresses before
+//! it runs again. So while a shared-stack greenlet is switched out nothing
+//! may use a pointer into its stack; ARCHITECTURE.md gives the audit.
 
 use std::cell::Cell;
 use std::io;
