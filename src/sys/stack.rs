@@ -247,6 +247,9 @@ unsafe impl Stack for GreenletStack {
 const CANARY_SPAN: usize = if cfg!(debug_assertions) { 2048 } else { 256 };
 const _: () = assert!(CANARY_SPAN.is_multiple_of(64));
 
+/// A span's worth of canary words, to compare the span with.
+static CANARIES: [u64; CANARY_SPAN / 8] = [CANARY; CANARY_SPAN / 8];
+
 /// A word no switch writes: not a canonical x86-64 address, so never the
 /// return address a switch pushes last.
 const CANARY: u64 = 0xC0DE_5AFE_C0DE_5AFE;
@@ -420,7 +423,17 @@ impl SharedStack {
             // was vacated by `swap_out`) and vacant: no greenlet's bytes are
             // on it, nothing runs on it, and no reference to it exists.
             let vacated = unsafe { std::slice::from_raw_parts(from as *const u8, len) };
-            if let Some(at) = vacated.iter().position(|&b| b != VACANT) {
+            // A page at a time (`memcmp`), then the byte.
+            static PAGE: [u8; 4096] = [VACANT; 4096];
+            let written = vacated
+                .chunks(PAGE.len())
+                .enumerate()
+                .find(|(_, chunk)| *chunk != &PAGE[..chunk.len()])
+                .and_then(|(i, chunk)| {
+                    let at = chunk.iter().position(|&b| b != VACANT)?;
+                    Some(i * PAGE.len() + at)
+                });
+            if let Some(at) = written {
                 panic!(
                     "greenlet: the stack of a switched-out shared-stack greenlet was written \
                      at {:#x} while it was out: nothing may use a pointer into a switched-out \
@@ -533,22 +546,22 @@ impl SharedSlot {
             // (the canary) before the switch, so it is initialised.
             let span =
                 unsafe { std::slice::from_raw_parts(span_start as *const u64, CANARY_SPAN / 8) };
-            // Four words at a time (vectorised), then the word.
-            let first_chunk = span
-                .chunks_exact(4)
-                .position(|chunk| chunk != [CANARY; 4])
-                .unwrap_or(span.len() / 4);
-            let first_written = span[first_chunk * 4..]
-                .iter()
-                .position(|&word| word != CANARY)
-                .map(|i| span_start + (first_chunk * 4 + i) * 8);
-            // The switch used at most half the span (see `CANARY_SPAN`):
-            // so it did not reach below the span through a run of slots it
-            // never wrote.
-            if let Some(from) = first_written
-                && from >= span_start + CANARY_SPAN / 2
-            {
-                return from;
+            // The switch used at most half the span (see `CANARY_SPAN`): so
+            // it did not reach below the span through a run of slots it
+            // never wrote. Both halves are compared a block at a time
+            // (`memcmp`), which stays fast in debug builds.
+            let (lower, upper) = span.split_at(span.len() / 2);
+            if lower == &CANARIES[..lower.len()] {
+                let block = upper
+                    .chunks(8)
+                    .position(|block| block != &CANARIES[..block.len()]);
+                if let Some(block) = block {
+                    let within = upper[block * 8..]
+                        .iter()
+                        .position(|&word| word != CANARY)
+                        .expect("the block differs from the canary");
+                    return span_start + (lower.len() + block * 8 + within) * 8;
+                }
             }
         }
         if !FRAME_MISMATCH_LOGGED.swap(true, Ordering::Relaxed) {
