@@ -503,7 +503,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` if the stack size is above 1 GiB. The stack itself is
+    /// `InvalidInput` if the stack size is above 1 GiB; `Unsupported` for
+    /// [`StackKind::Shared`] where shared stacks are not supported (they are
+    /// on x86-64). The stack itself is
     /// mapped when the greenlet first runs; if that fails while other
     /// greenlets hold stacks, the greenlet waits for one of them to finish,
     /// and otherwise it finishes with a [`JoinError::Panicked`] that says why.
@@ -556,6 +558,12 @@ impl Builder {
         T: 'static,
     {
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        if self.stack_kind == Some(StackKind::Shared) && !cfg!(target_arch = "x86_64") {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared stacks are supported on x86-64 only",
+            ));
+        }
         if stack_size > MAX_STACK_SIZE {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
