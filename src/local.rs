@@ -148,6 +148,7 @@ impl<T: 'static> LocalKey<T> {
             let locals = header.locals.borrow();
             locals
                 .iter()
+                .flat_map(|locals| locals.iter())
                 .find(|(k, _)| *k == key)
                 .map(|(_, value)| value.clone())
         });
@@ -157,7 +158,8 @@ impl<T: 'static> LocalKey<T> {
                 // Made with no borrow held: the initialiser may use other locals.
                 let value: Rc<dyn Any> = Rc::new((self.init)());
                 with_current_header(|header| {
-                    header.locals.borrow_mut().push((key, value.clone()));
+                    let mut locals = header.locals.borrow_mut();
+                    locals.get_or_insert_default().push((key, value.clone()));
                 });
                 value
             }

@@ -460,6 +460,9 @@ impl Schedule {
     }
 }
 
+/// A task's `greenlet_local!` values, keyed by their key's address.
+pub(crate) type Locals = Vec<(usize, Rc<dyn Any>)>;
+
 /// The scheduling state of one greenlet. Only the hub's thread touches it.
 pub(crate) struct Header {
     /// Identity and guard page, read by the stack-overflow handler.
@@ -490,7 +493,8 @@ pub(crate) struct Header {
     /// Tasks waiting for this one to finish; granted when it does.
     pub(crate) joiners: WaitList<()>,
     /// This task's `greenlet_local!` values, keyed by their key's address.
-    pub(crate) locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
+    /// Boxed, and made on first use: most greenlets have none.
+    pub(crate) locals: RefCell<Option<Box<Locals>>>,
 }
 
 impl Header {
@@ -498,7 +502,7 @@ impl Header {
         Header {
             owner: StackOwner {
                 id,
-                name,
+                name: name.map(String::into_boxed_str),
                 stack_size,
                 guard_start: Cell::new(0),
             },
@@ -513,7 +517,7 @@ impl Header {
             switched_out_at: Cell::new(0),
             slab_key: Cell::new(usize::MAX),
             joiners: WaitList::new(),
-            locals: RefCell::new(Vec::new()),
+            locals: RefCell::new(None),
         }
     }
 
@@ -583,11 +587,10 @@ impl Header {
     /// use other locals).
     pub(crate) fn drop_locals(&self) {
         for _ in 0..4 {
-            let locals = self.locals.take();
-            if locals.is_empty() {
-                return;
+            match self.locals.take() {
+                Some(locals) if !locals.is_empty() => drop(locals),
+                _ => return,
             }
-            drop(locals);
         }
     }
 

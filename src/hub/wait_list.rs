@@ -56,41 +56,47 @@ impl<G> Inner<G> {
 
 /// The entries of a wait-list: the first one inline, so that the usual list
 /// of one waiter (a join, a socket's reader) needs no allocation; the rest
-/// in a deque.
+/// in a deque, boxed and made on first use (a wait-list is in every task
+/// header and socket side, and most never hold two waiters).
 struct Entries<G> {
     first: Option<Entry<G>>,
-    rest: VecDeque<Entry<G>>,
+    // Boxed on purpose: one pointer instead of a deque's four words.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<VecDeque<Entry<G>>>>,
 }
 
 impl<G> Entries<G> {
     const fn new() -> Entries<G> {
         Entries {
             first: None,
-            rest: VecDeque::new(),
+            rest: None,
         }
     }
 
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        usize::from(self.first.is_some()) + self.rest.as_ref().map_or(0, |rest| rest.len())
     }
 
     fn push_back(&mut self, entry: Entry<G>) {
         if self.first.is_none() {
-            debug_assert!(self.rest.is_empty());
+            debug_assert!(self.rest.as_ref().is_none_or(|rest| rest.is_empty()));
             self.first = Some(entry);
         } else {
-            self.rest.push_back(entry);
+            self.rest.get_or_insert_default().push_back(entry);
         }
     }
 
     fn back(&self) -> Option<&Entry<G>> {
-        self.rest.back().or(self.first.as_ref())
+        self.rest
+            .as_ref()
+            .and_then(|rest| rest.back())
+            .or(self.first.as_ref())
     }
 
     fn get_mut(&mut self, index: usize) -> Option<&mut Entry<G>> {
         match index {
             0 => self.first.as_mut(),
-            _ => self.rest.get_mut(index - 1),
+            _ => self.rest.as_mut()?.get_mut(index - 1),
         }
     }
 
@@ -98,10 +104,10 @@ impl<G> Entries<G> {
         match index {
             0 => {
                 let first = self.first.take();
-                self.first = self.rest.pop_front();
+                self.first = self.rest.as_mut().and_then(|rest| rest.pop_front());
                 first
             }
-            _ => self.rest.remove(index - 1),
+            _ => self.rest.as_mut()?.remove(index - 1),
         }
     }
 
@@ -111,6 +117,7 @@ impl<G> Entries<G> {
             Some(first) if first.ticket == ticket => Some(0),
             Some(_) => self
                 .rest
+                .as_ref()?
                 .binary_search_by_key(&ticket, |entry| entry.ticket)
                 .ok()
                 .map(|index| index + 1),

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 #[derive(Debug)]
 pub(crate) struct StackOwner {
     pub(crate) id: u64,
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<Box<str>>,
     pub(crate) stack_size: usize,
     pub(crate) guard_start: Cell<usize>,
 }
