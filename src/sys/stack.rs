@@ -645,3 +645,63 @@ mod valgrind {
     #[cfg(not(target_arch = "x86_64"))]
     fn request(_args: [u64; 6]) {}
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_stack_has_one_occupant_from_claim_to_end() {
+        let stack = SharedStack::new(64 * 1024).unwrap();
+        let (first_stack, first) = GreenletStack::shared(&stack);
+        assert!(first_stack.is_shared());
+        assert_eq!(stack.greenlets(), 1);
+        assert_eq!(stack.occupant.get(), first.id);
+        // The occupant resuming again has nothing to copy.
+        first.swap_in();
+        assert_eq!(stack.occupant.get(), first.id);
+        first.ended();
+        assert_eq!(stack.occupant.get(), 0);
+        let (_, second) = GreenletStack::shared(&stack);
+        assert_eq!(stack.occupant.get(), second.id);
+        assert_ne!(first.id, second.id);
+        assert_eq!(stack.greenlets(), 2);
+        drop(first);
+        assert_eq!(stack.greenlets(), 1);
+        drop(second); // never ran: the stack is vacant again
+        assert_eq!((stack.greenlets(), stack.occupant.get()), (0, 0));
+        assert_eq!(stack.held_bytes(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "another greenlet's bytes were on it")]
+    fn claiming_an_occupied_shared_stack_panics() {
+        let stack = SharedStack::new(64 * 1024).unwrap();
+        let _first = GreenletStack::shared(&stack);
+        let _second = GreenletStack::shared(&stack);
+    }
+
+    #[test]
+    fn a_switch_point_whose_span_is_untouched_but_for_the_top_gives_the_lowest_written_word() {
+        let stack = SharedStack::new(64 * 1024).unwrap();
+        let (_, slot) = GreenletStack::shared(&stack);
+        let top = stack.mapping.top();
+        let switch_point = top - 4096;
+        let span_start = switch_point - CANARY_SPAN;
+        let words = CANARY_SPAN / 8;
+        let write = |index: usize, word: u64| {
+            // SAFETY: inside the mapping's usable part, which nothing else
+            // uses in this test; aligned to 8.
+            unsafe { std::ptr::write((span_start + index * 8) as *mut u64, word) }
+        };
+        // What a switch leaves: the canary, then three pushed words.
+        (0..words).for_each(|i| write(i, CANARY));
+        (words - 3..words).for_each(|i| write(i, 0x1234));
+        assert_eq!(slot.lowest_live_word(switch_point, top), switch_point - 24);
+        // A word written in the lower half: not a clean switch point.
+        write(1, 0x1234);
+        let usable = stack.mapping.usable_start();
+        assert_eq!(slot.lowest_live_word(switch_point, top), usable);
+        slot.ended();
+    }
+}
