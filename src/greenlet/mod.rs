@@ -404,7 +404,13 @@ pub struct Builder {
 ///
 /// Without a pinned kind, a greenlet gets a private stack while the process
 /// holds fewer than three quarters of its stack budget, and a shared one
-/// beyond it.
+/// beyond it. Shared stacks are supported on x86-64; elsewhere every
+/// greenlet gets a private stack, and pinning [`StackKind::Shared`] fails.
+///
+/// A shared stack's greenlet copies out everything live on its stack,
+/// locals included: a greenlet that switches often with a large buffer in a
+/// local copies the buffer each time. Keep such buffers on the heap
+/// (`vec![0; n]`), or pin [`StackKind::Private`].
 ///
 /// # The rule for `unsafe` code
 ///
