@@ -438,3 +438,31 @@ fn a_stream_server_holding_9000_idle_connections_mostly_on_shared_stacks_serves_
         start.elapsed()
     );
 }
+
+#[test]
+fn a_thread_that_exits_with_greenlets_parked_on_a_shared_stack_runs_their_destructors() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct CountDrop(Arc<AtomicUsize>);
+    impl Drop for CountDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = dropped.clone();
+    std::thread::spawn(move || {
+        for seed in 0..50 {
+            let guard = CountDrop(counter.clone());
+            shared(move || {
+                let _guard = guard;
+                deep_then_park(20, seed, &|| sleep(LONG))
+            });
+        }
+        sleep(ms(1)); // every one has started, copied itself out and parked
+        assert_eq!(stats().shared_stack_greenlets, 50);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 50);
+}
