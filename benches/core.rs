@@ -97,26 +97,10 @@ fn switch(c: &mut Criterion) {
     group.bench_function("greenlet_yield_now", |b| {
         b.iter_custom(common::yield_ping_pong)
     });
-    group.bench_function("corosensei_bare", |b| b.iter_custom(corosensei_round_trips));
+    group.bench_function("corosensei_bare", |b| {
+        b.iter_custom(common::corosensei_round_trips)
+    });
     group.finish();
-}
-
-/// `iters` resume+suspend round trips into a coroutine that does nothing else.
-fn corosensei_round_trips(iters: u64) -> Duration {
-    let stack = DefaultStack::new(greenlet::DEFAULT_STACK_SIZE).unwrap();
-    let mut coroutine: Coroutine<(), (), ()> =
-        Coroutine::with_stack(stack, |yielder: &Yielder<(), ()>, ()| {
-            loop {
-                yielder.suspend(());
-            }
-        });
-    coroutine.resume(()); // enters it: its first run, not a switch
-    let start = Instant::now();
-    for _ in 0..iters {
-        black_box(coroutine.resume(()));
-    }
-    start.elapsed()
-    // Dropping the suspended coroutine unwinds its stack, outside the timing.
 }
 
 /// One iteration is one item handed to a greenlet parked waiting for it

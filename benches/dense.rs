@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use corosensei::stack::DefaultStack;
-use corosensei::{Coroutine, Yielder};
+mod common;
+
 use criterion::Criterion;
 use greenlet::{Builder, StackKind};
 
@@ -60,23 +60,6 @@ fn ping_pong<const N: usize>(kind: StackKind, iters: u64) -> Duration {
     start.elapsed()
 }
 
-/// `iters` resume+suspend round trips into a coroutine that does nothing else.
-fn corosensei_round_trips(iters: u64) -> Duration {
-    let stack = DefaultStack::new(greenlet::DEFAULT_STACK_SIZE).unwrap();
-    let mut coroutine: Coroutine<(), (), ()> =
-        Coroutine::with_stack(stack, |yielder: &Yielder<(), ()>, ()| {
-            loop {
-                yielder.suspend(());
-            }
-        });
-    coroutine.resume(());
-    let start = Instant::now();
-    for _ in 0..iters {
-        black_box(coroutine.resume(()));
-    }
-    start.elapsed()
-}
-
 fn shared_switch(c: &mut Criterion) {
     let mut group = c.benchmark_group("shared_switch");
     group.bench_function("shared_1k", |b| {
@@ -91,7 +74,9 @@ fn shared_switch(c: &mut Criterion) {
     group.bench_function("private_minimal", |b| {
         b.iter_custom(|iters| ping_pong::<8>(StackKind::Private, iters))
     });
-    group.bench_function("corosensei_bare", |b| b.iter_custom(corosensei_round_trips));
+    group.bench_function("corosensei_bare", |b| {
+        b.iter_custom(common::corosensei_round_trips)
+    });
     group.finish();
 }
 

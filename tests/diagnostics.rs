@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use greenlet::{Builder, sleep, spawn, spawn_later, stats, yield_now};
-use util::{LONG, ms, panic_text};
+use util::{LONG, ms, overflow_line, panic_text, recurse_forever};
 
 const DEADLOCK: &str = "greenlet: deadlock: this operation would block forever";
 
@@ -160,16 +160,6 @@ fn run_child(test: &str) -> Output {
         .unwrap()
 }
 
-/// Recurses until the stack runs out; the array keeps each frame large and
-/// real, so it is not turned into a loop.
-fn recurse_forever(depth: u64) -> u64 {
-    let frame = std::hint::black_box([depth; 64]);
-    if std::hint::black_box(depth) == u64::MAX {
-        return frame[0];
-    }
-    recurse_forever(depth + 1) + frame[1]
-}
-
 fn overflow_a_greenlet_named_deep() {
     let g = Builder::new()
         .name("deep")
@@ -210,10 +200,7 @@ fn a_greenlet_stack_overflow_message_names_the_greenlet_and_its_stack_size() {
     }
     let out = run_child(NAME);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|line| line.contains("stack overflow in greenlet"))
-        .unwrap_or_else(|| panic!("no overflow message in the child's stderr:\n{stderr}"));
+    let line = overflow_line(&stderr);
     assert!(line.contains("deep"), "{line}");
     assert!(line.contains("65536"), "{line}");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use greenlet::queue::Queue;
 use greenlet::{Builder, Greenlet, JoinError, StackKind, sleep, stats, with_timeout, yield_now};
-use util::{DropFlag, LONG, child, flag, ms, panic_text};
+use util::{DropFlag, LONG, Rng, child, flag, ms, overflow_line, panic_text, recurse_forever};
 
 fn on(kind: StackKind) -> Builder {
     Builder::new().stack_kind(kind)
@@ -131,16 +131,6 @@ fn a_panic_on_a_shared_stack_is_returned_by_join_and_its_neighbours_go_on() {
     assert_eq!(neighbour.join().unwrap(), expected(50, 3));
 }
 
-/// Recurses until the stack runs out; the array keeps each frame large and
-/// real, so it is not turned into a loop.
-fn recurse_forever(depth: u64) -> u64 {
-    let frame = std::hint::black_box([depth; 64]);
-    if std::hint::black_box(depth) == u64::MAX {
-        return frame[0];
-    }
-    recurse_forever(depth + 1) + frame[1]
-}
-
 #[test]
 fn a_stack_overflow_on_a_shared_stack_names_the_greenlet_and_its_stack_size() {
     const NAME: &str = "a_stack_overflow_on_a_shared_stack_names_the_greenlet_and_its_stack_size";
@@ -162,33 +152,17 @@ fn a_stack_overflow_on_a_shared_stack_names_the_greenlet_and_its_stack_size() {
     let out = child::run(NAME);
     assert!(!out.status.success(), "the child exited successfully");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|line| line.contains("stack overflow in greenlet"))
-        .unwrap_or_else(|| panic!("no overflow message in:\n{stderr}"));
+    let line = overflow_line(&stderr);
     assert!(line.contains("\"deep-shared\""), "{line}");
     assert!(line.contains("65536"), "{line}");
 }
 
-/// xorshift64*, seeded: picks sleeps, kinds and victims.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-
-    fn kind(&mut self) -> StackKind {
-        if self.below(2) == 0 {
-            StackKind::Shared
-        } else {
-            StackKind::Private
-        }
+/// A stack kind, picked at random.
+fn random_kind(rng: &mut Rng) -> StackKind {
+    if rng.below(2) == 0 {
+        StackKind::Shared
+    } else {
+        StackKind::Private
     }
 }
 
@@ -197,12 +171,12 @@ fn both_kinds_on_one_hub_under_random_sleeps_and_kills_receive_every_item_once()
     const SEED: u64 = 0x5EED_5AC5;
     const PRODUCERS: u64 = 40;
     const ITEMS: u64 = 50;
-    let rng = Rc::new(RefCell::new(Rng(SEED)));
+    let rng = Rc::new(RefCell::new(Rng::new(SEED, 0)));
     let queue: Queue<u64> = Queue::new();
     let received = Rc::new(RefCell::new(vec![0u32; (PRODUCERS * ITEMS) as usize]));
     let consumer = |rng: &Rc<RefCell<Rng>>| {
         let (queue, received, rng2) = (queue.clone(), received.clone(), rng.clone());
-        let kind = rng.borrow_mut().kind();
+        let kind = random_kind(&mut rng.borrow_mut());
         on(kind)
             .spawn(move || {
                 let depth = rng2.borrow_mut().below(40) as u32;
@@ -219,11 +193,11 @@ fn both_kinds_on_one_hub_under_random_sleeps_and_kills_receive_every_item_once()
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
             let (queue, rng2) = (queue.clone(), rng.clone());
-            let kind = rng.borrow_mut().kind();
+            let kind = random_kind(&mut rng.borrow_mut());
             on(kind)
                 .spawn(move || {
                     for i in 0..ITEMS {
-                        let pause = rng2.borrow_mut().below(3);
+                        let pause = rng2.borrow_mut().below(3) as u64;
                         deep_then_park(pause as u32 * 10, p, &|| sleep(ms(pause)));
                         queue.put(p * ITEMS + i);
                     }
@@ -238,9 +212,9 @@ fn both_kinds_on_one_hub_under_random_sleeps_and_kills_receive_every_item_once()
     let mut kills = 0;
     while !done() {
         assert!(start.elapsed() < Duration::from_secs(8), "items lost");
-        let pause = 1 + rng.borrow_mut().below(2);
+        let pause = 1 + rng.borrow_mut().below(2) as u64;
         sleep(ms(pause));
-        let victim = rng.borrow_mut().below(consumers.len() as u64) as usize;
+        let victim = rng.borrow_mut().below(consumers.len());
         consumers.swap_remove(victim).kill();
         kills += 1;
         consumers.push(consumer(&rng));

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use greenlet::lock::{Mutex, Semaphore};
 use greenlet::queue::{Channel, Queue};
-use greenlet::{Greenlet, sleep, spawn, stats, yield_now};
+use greenlet::{Greenlet, spawn, stats, yield_now};
+use util::Rng;
 
 const DEFAULT_SEED: u64 = 0x5EED_C0FF_EE00;
 
@@ -26,45 +27,6 @@ fn seed() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_SEED)
-}
-
-/// xorshift64*: small, deterministic, good enough to pick sleeps and victims.
-struct Rng(u64);
-
-impl Rng {
-    /// A generator for stream `stream` of `seed` (one stream per greenlet).
-    fn new(seed: u64, stream: u64) -> Rng {
-        // splitmix64 of the pair, so nearby streams start far apart; never 0.
-        let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform enough in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-
-    /// Sleeps 0 to 2 ms (0 is a plain yield).
-    fn pause(&mut self) {
-        sleep(Duration::from_micros(self.below(2_001) as u64));
-    }
 }
 
 /// For each item: whether its `put` returned, and how often it was received.

@@ -1,10 +1,14 @@
 //! Measurements shared by the benchmark files.
 
+#![allow(dead_code)] // each benchmark file uses a different subset
+
 use std::hint::black_box;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, Yielder};
 use greenlet::queue::Queue;
 
 /// `iters` hand-offs between two OS threads over a pair of mpsc channels
@@ -72,4 +76,23 @@ pub fn queue_ping_pong(iters: u64) -> Duration {
     main.join().unwrap();
     peer.join().unwrap();
     start.elapsed()
+}
+
+/// `iters` resume+suspend round trips into a coroutine that does nothing
+/// else: corosensei's bare switch, the anchor of every switch figure.
+pub fn corosensei_round_trips(iters: u64) -> Duration {
+    let stack = DefaultStack::new(greenlet::DEFAULT_STACK_SIZE).unwrap();
+    let mut coroutine: Coroutine<(), (), ()> =
+        Coroutine::with_stack(stack, |yielder: &Yielder<(), ()>, ()| {
+            loop {
+                yielder.suspend(());
+            }
+        });
+    coroutine.resume(()); // enters it: its first run, not a switch
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(coroutine.resume(()));
+    }
+    start.elapsed()
+    // Dropping the suspended coroutine unwinds its stack, outside the timing.
 }

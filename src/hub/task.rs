@@ -484,7 +484,9 @@ pub(crate) struct Header {
     /// it before it returns: so while non-null it points into the live
     /// frame of that body, on the task's own stack.
     yielder: Cell<*const GreenletYielder>,
-    /// Whether it runs on a shared stack (it then marks its switch point).
+    /// Whether it runs on a shared stack (it then marks its switch point):
+    /// whether its `Started` has a slot, kept apart because the greenlet
+    /// reads it while the hub holds the coroutine borrowed.
     pub(super) on_shared_stack: Cell<bool>,
     /// A shared-stack greenlet's last switch point (`sys::mark_switch_point`).
     pub(super) switched_out_at: Cell<usize>,

@@ -51,26 +51,11 @@ pub(super) mod sys {
 
     /// The socket's `SO_RCVTIMEO` or `SO_SNDTIMEO`; `None` if unset (zero).
     pub(crate) fn socket_timeout(fd: RawFd, option: c_int) -> Option<Duration> {
-        let mut value = libc::timeval {
+        let empty = libc::timeval {
             tv_sec: 0,
             tv_usec: 0,
         };
-        let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
-        // SAFETY: the kernel writes at most `len` bytes into `value`, a
-        // timeval, and the new length into `len`.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_getsockopt,
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                (&raw mut value).cast::<c_void>(),
-                &raw mut len,
-            )
-        };
-        if result != 0 {
-            return None;
-        }
+        let value = socket_option(fd, option, empty).ok()?;
         let timeout = Duration::new(
             u64::try_from(value.tv_sec).unwrap_or(0),
             u32::try_from(value.tv_usec)
@@ -82,10 +67,21 @@ pub(super) mod sys {
 
     /// An integer socket option at `SOL_SOCKET`; the errno if it fails.
     fn int_option(fd: RawFd, option: c_int) -> Result<c_int, c_int> {
-        let mut value: c_int = 0;
-        let mut len = std::mem::size_of::<c_int>() as socklen_t;
-        // SAFETY: the kernel writes at most `len` bytes into `value`, an
-        // int, and the new length into `len`.
+        socket_option(fd, option, 0)
+    }
+
+    /// The types a socket option is read into: plain integers, for which
+    /// every bit pattern the kernel may write is a valid value.
+    trait OptionValue: Copy {}
+    impl OptionValue for c_int {}
+    impl OptionValue for libc::timeval {}
+
+    /// A `SOL_SOCKET` option read into `value`; the errno if it fails.
+    fn socket_option<T: OptionValue>(fd: RawFd, option: c_int, mut value: T) -> Result<T, c_int> {
+        let mut len = std::mem::size_of::<T>() as socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `value`, a `T`
+        // whose every bit pattern is valid (`OptionValue`), and the new
+        // length into `len`.
         let result = unsafe {
             libc::syscall(
                 libc::SYS_getsockopt,

@@ -321,7 +321,7 @@ fn stack_pointer() -> usize {
     sp
 }
 
-static FRAME_MISMATCH_LOGGED: AtomicBool = AtomicBool::new(false);
+static WHOLE_STACK_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// The byte a vacated shared stack is filled with in debug builds.
 #[cfg(debug_assertions)]
@@ -564,7 +564,7 @@ impl SharedSlot {
                 }
             }
         }
-        if !FRAME_MISMATCH_LOGGED.swap(true, Ordering::Relaxed) {
+        if !WHOLE_STACK_LOGGED.swap(true, Ordering::Relaxed) {
             log::error!(target: "greenlet",
                 "a shared-stack greenlet switched out without a clean switch point; its whole \
                  stack is saved instead (slow, but correct)");

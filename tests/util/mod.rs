@@ -81,6 +81,64 @@ pub fn assert_elapsed(elapsed: Duration, at_least: Duration, less_than: Duration
     );
 }
 
+/// xorshift64*: small, deterministic, good enough to pick sleeps and victims.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for stream `stream` of `seed` (one stream per greenlet).
+    pub fn new(seed: u64, stream: u64) -> Rng {
+        // splitmix64 of the pair, so nearby streams start far apart; never 0.
+        let mut z = seed ^ stream.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform enough in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+
+    /// Sleeps 0 to 2 ms (0 is a plain yield).
+    pub fn pause(&mut self) {
+        greenlet::sleep(Duration::from_micros(self.below(2_001) as u64));
+    }
+}
+
+/// Recurses until the stack runs out; the array keeps each frame large and
+/// real, so it is not turned into a loop.
+pub fn recurse_forever(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    if std::hint::black_box(depth) == u64::MAX {
+        return frame[0];
+    }
+    recurse_forever(depth + 1) + frame[1]
+}
+
+/// The stack-overflow report in a child's stderr; fails if there is none.
+#[track_caller]
+pub fn overflow_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|line| line.contains("stack overflow in greenlet"))
+        .unwrap_or_else(|| panic!("no overflow message in the child's stderr:\n{stderr}"))
+}
+
 /// Runs the hub (sleeping 1 ms at a time) until `done` holds; fails after `limit`.
 #[track_caller]
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
@@ -151,16 +209,19 @@ pub mod child {
         run_with(test, &[])
     }
 
-    /// As [`run`], with extra environment variables for the child.
-    pub fn run_with(test: &str, env: &[(&str, &str)]) -> Output {
+    /// This test binary, to run only `test`, in child mode, with `env`.
+    fn command(test: &str, env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
             .args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, test);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.output().unwrap()
+            .env(CHILD_ENV, test)
+            .envs(env.iter().copied());
+        command
+    }
+
+    /// As [`run`], with extra environment variables for the child.
+    pub fn run_with(test: &str, env: &[(&str, &str)]) -> Output {
+        command(test, env).output().unwrap()
     }
 
     /// Starts this test binary again with only `test`, in child mode, with
@@ -168,15 +229,8 @@ pub mod child {
     /// the returned guard drops.
     pub fn spawn_with(test: &str, env: &[(&str, &str)]) -> Running {
         use std::process::Stdio;
-        let mut command = Command::new(std::env::current_exe().unwrap());
-        command
-            .args(["--exact", test, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, test)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        for (key, value) in env {
-            command.env(key, value);
-        }
+        let mut command = command(test, env);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped());
         Running(command.spawn().unwrap())
     }
 
