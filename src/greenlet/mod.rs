@@ -323,7 +323,7 @@ impl<T> Greenlet<T> {
         over: impl FnMut() -> bool,
     ) -> bool {
         self.check_not_self();
-        let waiter = self.header().joiners.enqueue(drop);
+        let waiter = self.header().joiners().enqueue(drop);
         waiter
             .park_with(WaitOn::Join(self.header().id()), arm, over)
             .is_some()

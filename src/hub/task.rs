@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::rc::Rc;
@@ -492,8 +492,10 @@ pub(crate) struct Header {
     pub(super) switched_out_at: Cell<usize>,
     /// This greenlet's key in the hub's table of live greenlets.
     pub(super) slab_key: Cell<usize>,
-    /// Tasks waiting for this one to finish; granted when it does.
-    pub(crate) joiners: WaitList<()>,
+    /// Tasks waiting for this one to finish; granted when it does. Boxed,
+    /// and made by the first join: most greenlets are never joined while
+    /// they run, and a parked greenlet's memory is mostly its header.
+    joiners: OnceCell<Box<WaitList<()>>>,
     /// This task's `greenlet_local!` values, keyed by their key's address.
     /// Boxed, and made on first use: most greenlets have none.
     pub(crate) locals: RefCell<Option<Box<Locals>>>,
@@ -518,7 +520,7 @@ impl Header {
             on_shared_stack: Cell::new(false),
             switched_out_at: Cell::new(0),
             slab_key: Cell::new(usize::MAX),
-            joiners: WaitList::new(),
+            joiners: OnceCell::new(),
             locals: RefCell::new(None),
         }
     }
@@ -571,6 +573,9 @@ impl Header {
 
     /// Runs `body` as this task's coroutine body: the yielder is known to the
     /// hub exactly while `body` runs, and forgotten however it ends.
+    /// Inlined into the coroutine's closure: each frame open across a
+    /// switch is saved with a shared-stack greenlet.
+    #[inline(always)]
     pub(crate) fn run_body<R>(&self, yielder: &GreenletYielder, body: impl FnOnce() -> R) -> R {
         struct Clear<'a>(&'a Cell<*const GreenletYielder>);
         impl Drop for Clear<'_> {
@@ -604,6 +609,18 @@ impl Header {
 
     pub(crate) fn state(&self) -> State {
         self.schedule.state()
+    }
+
+    /// The list of tasks waiting for this one to finish, made on first use.
+    pub(crate) fn joiners(&self) -> &WaitList<()> {
+        self.joiners.get_or_init(|| Box::new(WaitList::new()))
+    }
+
+    /// Wakes every task waiting for this one to finish.
+    pub(super) fn grant_joiners(&self) {
+        if let Some(joiners) = self.joiners.get() {
+            joiners.grant_all(|| ());
+        }
     }
 
     pub(crate) fn id(&self) -> u64 {

@@ -269,31 +269,36 @@ pub(crate) fn mark_switch_point() -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         let sp: usize;
-        // For memcheck: the span is stack memory about to be written.
-        valgrind::make_undefined(stack_pointer() - CANARY_SPAN, CANARY_SPAN);
-        // SAFETY: the asm writes only the CANARY_SPAN bytes below the stack
-        // pointer, which hold nothing live: the stack grows down, and as the
-        // asm is not `nostack` the compiler keeps nothing in the red zone
-        // across it (it may push). The span is inside the greenlet's stack:
-        // the switch that follows pushes there anyway, and a greenlet with
-        // less than CANARY_SPAN bytes left faults on the guard page, which
-        // is reported as its stack overflow. The loop stores 64 bytes a
-        // round, from the span's start up to the stack pointer (the span is
-        // a multiple of 64); `p` and xmm0 are declared clobbered.
+        // SAFETY: the asm moves the stack pointer down over the CANARY_SPAN
+        // bytes below it, writes only those bytes, and moves it back: the
+        // stack grows down, so they hold nothing live, and as the asm is not
+        // `nostack` the compiler keeps nothing in the red zone across it.
+        // Moving the stack pointer (rather than writing below it) is what
+        // tells memcheck the span is addressable stack, without a client
+        // request whose argument block would sit in every switching frame
+        // and be saved with it. The span is inside the greenlet's stack: the
+        // switch that follows pushes there anyway, and a greenlet with less
+        // than CANARY_SPAN bytes left faults on the guard page, which is
+        // reported as its stack overflow. The loop stores 64 bytes a round,
+        // from the span's start up to the old stack pointer (the span is a
+        // multiple of 64); `p`, xmm0 and the flags are clobbered, and the
+        // stack pointer ends where it started.
         unsafe {
             std::arch::asm!(
                 "mov {sp}, rsp",
                 "movq xmm0, {canary}",
                 "punpcklqdq xmm0, xmm0",
-                "lea {p}, [rsp - {span}]",
+                "sub rsp, {span}",
+                "mov {p}, rsp",
                 "2:",
                 "movdqu [{p}], xmm0",
                 "movdqu [{p} + 16], xmm0",
                 "movdqu [{p} + 32], xmm0",
                 "movdqu [{p} + 48], xmm0",
                 "add {p}, 64",
-                "cmp {p}, rsp",
+                "cmp {p}, {sp}",
                 "jb 2b",
+                "add rsp, {span}",
                 sp = out(reg) sp,
                 p = out(reg) _,
                 canary = in(reg) CANARY,
@@ -309,16 +314,26 @@ pub(crate) fn mark_switch_point() -> usize {
     }
 }
 
-/// The stack pointer.
-#[cfg(target_arch = "x86_64")]
+/// The index of the lowest word of `span` that is not [`CANARY`].
+///
+/// Optimised builds compare four words at a time with no call (a `memcmp`
+/// call per block cost more than the scan); debug builds, whose span is
+/// eight times longer and whose loops are slow, compare blocks with
+/// `memcmp`. Both find the same word.
 #[inline(always)]
-fn stack_pointer() -> usize {
-    let sp: usize;
-    // SAFETY: reads a register; touches no memory.
-    unsafe {
-        std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+fn first_written(span: &[u64]) -> Option<usize> {
+    const BLOCK: usize = if cfg!(debug_assertions) { 16 } else { 4 };
+    let block = if cfg!(debug_assertions) {
+        span.chunks(BLOCK)
+            .position(|block| block != &CANARIES[..block.len()])?
+    } else {
+        span.chunks(BLOCK)
+            .position(|block| block.iter().fold(0, |any, &word| any | (word ^ CANARY)) != 0)?
     };
-    sp
+    let within = span[block * BLOCK..]
+        .iter()
+        .position(|&word| word != CANARY)?;
+    Some(block * BLOCK + within)
 }
 
 static WHOLE_STACK_LOGGED: AtomicBool = AtomicBool::new(false);
@@ -548,20 +563,11 @@ impl SharedSlot {
                 unsafe { std::slice::from_raw_parts(span_start as *const u64, CANARY_SPAN / 8) };
             // The switch used at most half the span (see `CANARY_SPAN`): so
             // it did not reach below the span through a run of slots it
-            // never wrote. Both halves are compared a block at a time
-            // (`memcmp`), which stays fast in debug builds.
-            let (lower, upper) = span.split_at(span.len() / 2);
-            if lower == &CANARIES[..lower.len()] {
-                let block = upper
-                    .chunks(8)
-                    .position(|block| block != &CANARIES[..block.len()]);
-                if let Some(block) = block {
-                    let within = upper[block * 8..]
-                        .iter()
-                        .position(|&word| word != CANARY)
-                        .expect("the block differs from the canary");
-                    return span_start + (lower.len() + block * 8 + within) * 8;
-                }
+            // never wrote.
+            if let Some(lowest) = first_written(span)
+                && lowest >= span.len() / 2
+            {
+                return span_start + lowest * 8;
             }
         }
         if !WHOLE_STACK_LOGGED.swap(true, Ordering::Relaxed) {

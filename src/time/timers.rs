@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::hub::{Driver, Hub, Interrupt, TaskRef, Waker, try_with_hub, with_hub};
 
@@ -19,7 +19,9 @@ use crate::hub::{Driver, Hub, Interrupt, TaskRef, Waker, try_with_hub, with_hub}
 /// key never cancels someone else's timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct TimerKey {
-    deadline: Instant,
+    /// The deadline, in nanoseconds after the queue's `base`: 8 bytes where
+    /// an `Instant` takes 16, which a parked greenlet's timer entry repeats.
+    deadline: u64,
     seq: u64,
 }
 
@@ -27,6 +29,11 @@ pub(crate) struct TimerKey {
 /// `O(log n)` without scanning, and the first key is the poll timeout.
 pub(crate) struct TimerQueue<A> {
     timers: BTreeMap<TimerKey, A>,
+    /// The instant deadlines are counted from: the queue's creation. An
+    /// earlier deadline counts as `base` (it has passed: it fires at the next
+    /// check, in insertion order); one more than 584 years after it waits for
+    /// ever.
+    base: Instant,
     next_seq: u64,
 }
 
@@ -34,13 +41,24 @@ impl<A> TimerQueue<A> {
     pub(crate) fn new() -> Self {
         TimerQueue {
             timers: BTreeMap::new(),
+            base: Instant::now(),
             next_seq: 0,
         }
     }
 
+    /// `at` in nanoseconds after `base`.
+    fn nanos(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.base).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX)
+    }
+
+    fn instant(&self, nanos: u64) -> Instant {
+        self.base + Duration::from_nanos(nanos)
+    }
+
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
         let key = TimerKey {
-            deadline,
+            deadline: self.nanos(deadline),
             seq: self.next_seq,
         };
         self.next_seq += 1;
@@ -63,11 +81,13 @@ impl<A> TimerQueue<A> {
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first_key_value().map(|(key, _)| key.deadline)
+        let (key, _) = self.timers.first_key_value()?;
+        Some(self.instant(key.deadline))
     }
 
     /// Removes and returns the earliest timer whose deadline is at or before `now`.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<A> {
+        let now = self.nanos(now);
         let entry = self.timers.first_entry()?;
         if entry.key().deadline <= now {
             Some(entry.remove())
@@ -143,7 +163,10 @@ impl Driver for Timers {
     }
 }
 
-/// Arms a timer on this thread's hub.
+/// Arms a timer on this thread's hub. Not inlined: its callers park right
+/// after, and what is inlined into a parking frame is saved with a
+/// shared-stack greenlet while it is switched out.
+#[inline(never)]
 pub(crate) fn add(deadline: Instant, action: TimerAction) -> TimerKey {
     with_hub(|hub| {
         hub.deadline_armed();
@@ -152,7 +175,9 @@ pub(crate) fn add(deadline: Instant, action: TimerAction) -> TimerKey {
 }
 
 /// Cancels a timer that has not fired, dropping its action outside the
-/// borrow; nothing to do once the thread's hub is gone.
+/// borrow; nothing to do once the thread's hub is gone. Not inlined (see
+/// [`add`]).
+#[inline(never)]
 pub(crate) fn cancel(key: TimerKey) {
     let action = try_with_hub(|hub| Timers::of(hub).with_queue(|queue| queue.cancel(key)));
     drop(action);
@@ -161,7 +186,6 @@ pub(crate) fn cancel(key: TimerKey) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn expired_timers_come_out_in_deadline_then_insertion_order() {
@@ -188,5 +212,22 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!(q.cancel(b), Some(2));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn deadlines_before_the_queue_fire_and_beyond_584_years_wait() {
+        let past = Instant::now();
+        let mut q = TimerQueue::new();
+        let year = Duration::from_secs(365 * 24 * 3600);
+        if let Some(far) = q.base.checked_add(1000 * year) {
+            q.insert(far, "far");
+        }
+        q.insert(past, "past");
+        let now = Instant::now();
+        assert_eq!(q.pop_expired(now), Some("past"));
+        assert_eq!(q.pop_expired(now + 100 * year), None);
+        if let Some(next) = q.next_deadline() {
+            assert!(next > now + 500 * year);
+        }
     }
 }
