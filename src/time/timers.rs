@@ -9,26 +9,47 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use slab::Slab;
 
 use crate::hub::{Driver, Hub, Interrupt, TaskRef, Waker, try_with_hub, with_hub};
 
 /// Identifies one inserted timer; unique for the life of the queue, so a stale
 /// key never cancels someone else's timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimerKey {
-    /// The deadline, in nanoseconds after the queue's `base`: 8 bytes where
-    /// an `Instant` takes 16, which a parked greenlet's timer entry repeats.
-    deadline: u64,
+    slot: usize,
     seq: u64,
 }
 
-/// A B-tree keyed by `(deadline, sequence)`: insert and cancel cost
-/// `O(log n)` without scanning, and the first key is the poll timeout.
+/// Deadlines in a sorted run and a four-ary min-heap, with each timer's
+/// action in a slab.
+///
+/// - `insert` appends to the run when the deadline is not before the run's
+///   last one (a sleep or timeout of the same length each time: the common
+///   case), `O(1)`; otherwise it pushes onto the heap, `O(log n)`.
+/// - `pop_expired` takes the earlier of the run's first entry (`O(1)`) and
+///   the heap's (`O(log n)`).
+/// - `cancel` frees the slab slot at once (`O(1)`) and leaves the heap entry
+///   behind as a tombstone, skipped when it comes to the top; tombstones are
+///   swept out when they outnumber the live timers. A cancel after the timer
+///   fired finds its slot gone or reused (another `seq`), also `O(1)`.
+///
+/// Ties go by insertion order: entries compare by `(deadline, seq)`.
+/// A timer costs a 24-byte heap entry and a slab slot holding its action.
+///
+/// # Invariant
+/// Every live timer (a slab slot) has exactly one entry, in the run or the
+/// heap, with its `slot` and `seq`; `tombstones` counts the entries of both
+/// that have no live timer. The run is sorted by `(deadline, seq)`.
 pub(crate) struct TimerQueue<A> {
-    timers: BTreeMap<TimerKey, A>,
+    run: VecDeque<HeapEntry>,
+    heap: Vec<HeapEntry>,
+    slots: Slab<Slot<A>>,
+    tombstones: usize,
     /// The instant deadlines are counted from: the queue's creation. An
     /// earlier deadline counts as `base` (it has passed: it fires at the next
     /// check, in insertion order); one more than 584 years after it waits for
@@ -37,10 +58,35 @@ pub(crate) struct TimerQueue<A> {
     next_seq: u64,
 }
 
+/// A heap entry: the deadline in nanoseconds after the queue's base (8 bytes
+/// where an `Instant` takes 16: a parked greenlet's timer repeats them).
+#[derive(Debug, Clone, Copy)]
+struct HeapEntry {
+    deadline: u64,
+    seq: u64,
+    slot: usize,
+}
+
+impl HeapEntry {
+    fn before(&self, other: &HeapEntry) -> bool {
+        (self.deadline, self.seq) < (other.deadline, other.seq)
+    }
+}
+
+struct Slot<A> {
+    action: A,
+    seq: u64,
+}
+
+const ARITY: usize = 4;
+
 impl<A> TimerQueue<A> {
     pub(crate) fn new() -> Self {
         TimerQueue {
-            timers: BTreeMap::new(),
+            run: VecDeque::new(),
+            heap: Vec::new(),
+            slots: Slab::new(),
+            tombstones: 0,
             base: Instant::now(),
             next_seq: 0,
         }
@@ -57,48 +103,167 @@ impl<A> TimerQueue<A> {
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
-        let key = TimerKey {
-            deadline: self.nanos(deadline),
-            seq: self.next_seq,
-        };
+        let seq = self.next_seq;
         self.next_seq += 1;
-        self.timers.insert(key, action);
-        key
+        let slot = self.slots.insert(Slot { action, seq });
+        let entry = HeapEntry {
+            deadline: self.nanos(deadline),
+            seq,
+            slot,
+        };
+        match self.run.back() {
+            Some(last) if entry.deadline < last.deadline => {
+                self.heap.push(entry);
+                self.sift_up(self.heap.len() - 1);
+            }
+            _ => self.run.push_back(entry), // `seq` is the largest yet
+        }
+        TimerKey { slot, seq }
     }
 
     /// Removes the timer if it has not fired yet and returns its action.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<A> {
-        self.timers.remove(&key)
+        match self.slots.get(key.slot) {
+            Some(slot) if slot.seq == key.seq => {}
+            _ => return None, // fired or cancelled: its slot is gone or reused
+        }
+        let slot = self.slots.remove(key.slot);
+        self.tombstones += 1;
+        if self.tombstones > self.slots.len() && self.tombstones > 64 {
+            self.sweep();
+        }
+        Some(slot.action)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.timers.is_empty()
+        self.slots.is_empty()
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.timers.len()
+        self.slots.len()
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let (key, _) = self.timers.first_key_value()?;
-        Some(self.instant(key.deadline))
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        let (first, _) = self.first()?;
+        Some(self.instant(first.deadline))
     }
 
     /// Removes and returns the earliest timer whose deadline is at or before `now`.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<A> {
-        let now = self.nanos(now);
-        let entry = self.timers.first_entry()?;
-        if entry.key().deadline <= now {
-            Some(entry.remove())
-        } else {
-            None
+        let (first, in_run) = self.first()?;
+        if first.deadline > self.nanos(now) {
+            return None;
         }
+        if in_run {
+            self.run.pop_front();
+        } else {
+            self.remove_first();
+        }
+        Some(self.slots.remove(first.slot).action)
     }
 
     /// Removes every timer, handing the actions back (used when the hub shuts down).
     pub(crate) fn drain(&mut self) -> Vec<A> {
-        std::mem::take(&mut self.timers).into_values().collect()
+        self.run = VecDeque::new();
+        self.heap = Vec::new();
+        self.tombstones = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(|(_, slot)| slot.action)
+            .collect()
+    }
+
+    /// Whether `entry` is a live timer's (not a tombstone).
+    fn is_live(&self, entry: &HeapEntry) -> bool {
+        self.slots
+            .get(entry.slot)
+            .is_some_and(|slot| slot.seq == entry.seq)
+    }
+
+    /// The earliest live timer's entry, and whether it is the run's (else
+    /// the heap's); tombstones before it are dropped.
+    fn first(&mut self) -> Option<(HeapEntry, bool)> {
+        while self.tombstones > 0 {
+            if let Some(first) = self.run.front()
+                && !self.is_live(first)
+            {
+                self.run.pop_front();
+            } else if let Some(first) = self.heap.first()
+                && !self.is_live(first)
+            {
+                self.remove_first();
+            } else {
+                break;
+            }
+            self.tombstones -= 1;
+        }
+        match (self.run.front(), self.heap.first()) {
+            (Some(run), Some(heap)) if heap.before(run) => Some((*heap, false)),
+            (Some(run), _) => Some((*run, true)),
+            (None, heap) => heap.map(|heap| (*heap, false)),
+        }
+    }
+
+    /// Keeps only the live entries of the run and the heap (rebuilt): `O(n)`,
+    /// once tombstones are more than half of them, so `O(1)` a cancel over
+    /// time.
+    fn sweep(&mut self) {
+        let mut run = std::mem::take(&mut self.run);
+        run.retain(|entry| self.is_live(entry));
+        self.run = run;
+        let mut heap = std::mem::take(&mut self.heap);
+        heap.retain(|entry| self.is_live(entry));
+        self.heap = heap;
+        self.tombstones = 0;
+        for at in (0..self.heap.len().div_ceil(ARITY)).rev() {
+            self.sift_down(at);
+        }
+    }
+
+    fn remove_first(&mut self) {
+        let last = self.heap.pop().expect("remove_first of a non-empty heap");
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.sift_down(0);
+        }
+    }
+
+    fn sift_up(&mut self, mut at: usize) {
+        let entry = self.heap[at];
+        while at > 0 {
+            let parent = (at - 1) / ARITY;
+            if !entry.before(&self.heap[parent]) {
+                break;
+            }
+            self.heap[at] = self.heap[parent];
+            at = parent;
+        }
+        self.heap[at] = entry;
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        let entry = self.heap[at];
+        let len = self.heap.len();
+        loop {
+            let first_child = at * ARITY + 1;
+            if first_child >= len {
+                break;
+            }
+            let children = first_child..len.min(first_child + ARITY);
+            let mut least = first_child;
+            for child in children.skip(1) {
+                if self.heap[child].before(&self.heap[least]) {
+                    least = child;
+                }
+            }
+            if !self.heap[least].before(&entry) {
+                break;
+            }
+            self.heap[at] = self.heap[least];
+            at = least;
+        }
+        self.heap[at] = entry;
     }
 }
 
@@ -186,6 +351,7 @@ pub(crate) fn cancel(key: TimerKey) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn expired_timers_come_out_in_deadline_then_insertion_order() {
@@ -229,5 +395,89 @@ mod tests {
         if let Some(next) = q.next_deadline() {
             assert!(next > now + 500 * year);
         }
+    }
+
+    /// Random inserts (deadlines in and out of order, many equal), cancels
+    /// (live, fired and repeated) and pops, against a sorted model.
+    #[test]
+    fn random_operations_match_a_sorted_model() {
+        let mut q = TimerQueue::new();
+        let base = q.base;
+        let mut model: BTreeMap<(u64, u64), u32> = BTreeMap::new();
+        let mut keys: Vec<(TimerKey, (u64, u64))> = Vec::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut now = 0u64;
+        for value in 0..20_000u32 {
+            match next() % 8 {
+                0..=3 => {
+                    let deadline = now + next() % 64;
+                    let key = q.insert(base + Duration::from_nanos(deadline), value);
+                    model.insert((deadline, key.seq), value);
+                    keys.push((key, (deadline, key.seq)));
+                }
+                4 | 5 if !keys.is_empty() => {
+                    let (key, model_key) = keys[(next() % keys.len() as u64) as usize];
+                    assert_eq!(q.cancel(key), model.remove(&model_key));
+                }
+                _ => {
+                    now += next() % 16;
+                    let at = base + Duration::from_nanos(now);
+                    loop {
+                        let expected = match model.first_key_value() {
+                            Some((&(deadline, seq), _)) if deadline <= now => {
+                                model.remove(&(deadline, seq))
+                            }
+                            _ => None,
+                        };
+                        assert_eq!(q.pop_expired(at), expected);
+                        if expected.is_none() {
+                            break;
+                        }
+                    }
+                }
+            }
+            assert_eq!(q.len(), model.len());
+            let expected = model.keys().next().map(|&(deadline, _)| deadline);
+            assert_eq!(
+                q.next_deadline(),
+                expected.map(|deadline| base + Duration::from_nanos(deadline))
+            );
+        }
+        let mut rest = q.drain();
+        rest.sort();
+        let mut expected: Vec<u32> = model.into_values().collect();
+        expected.sort();
+        assert_eq!(rest, expected);
+    }
+
+    #[test]
+    fn cancelling_most_timers_sweeps_their_tombstones_and_keeps_the_order() {
+        let mut q = TimerQueue::new();
+        let t0 = q.base;
+        // Deadlines out of order: 0, 7, 14, ... modulo 1000.
+        let keys: Vec<_> = (0..1000u64)
+            .map(|i| {
+                let at = (i * 7) % 1000;
+                (at, q.insert(t0 + Duration::from_nanos(at), at))
+            })
+            .collect();
+        for (at, key) in &keys {
+            if at % 10 != 0 {
+                assert_eq!(q.cancel(*key), Some(*at));
+            }
+        }
+        assert_eq!(q.len(), 100);
+        assert!(q.run.len() + q.heap.len() < 1000, "tombstones were swept");
+        let all = t0 + Duration::from_secs(1);
+        let fired: Vec<u64> = std::iter::from_fn(|| q.pop_expired(all)).collect();
+        let expected: Vec<u64> = (0..100).map(|i| i * 10).collect();
+        assert_eq!(fired, expected);
+        assert!(q.is_empty() && q.run.is_empty() && q.heap.is_empty());
     }
 }
