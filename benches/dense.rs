@@ -8,7 +8,7 @@
 //! - `sleepers` (printed lines, whole processes): 1,000,000 tasks each
 //!   sleeping 1 s at once, started together; the total time and the resident
 //!   memory per parked task, for greenlets (the hub's choice of stacks:
-//!   private ones up to three quarters of the budget, shared beyond), for
+//!   private ones for the first 256, shared beyond), for
 //!   greenlets pinned to shared stacks, and for tokio `current_thread`. Each
 //!   run is a fresh child process (this binary, re-run as `--child KIND N`),
 //!   so that first-touch page faults count as they would for a user; the

@@ -1,10 +1,13 @@
 //! Echo round trips of 64-byte messages at 10, 100 and 1,000 connections,
 //! five servers side by side, all driven by the same `echo_client`:
 //!
-//! - greenlet: the `echo_server` example, one greenlet per connection (on
-//!   private stacks, up to ~22,000 connections);
+//! - greenlet: the `echo_server` example, one greenlet per connection, on
+//!   the stacks the hub chooses (private ones for a thread's first 256
+//!   greenlets, shared ones beyond);
 //! - greenlet-shared: the same, each greenlet pinned to a shared stack
 //!   (`--stack shared`);
+//! - greenlet-private: the same, each greenlet pinned to a private stack
+//!   (`--stack private`; not run unless named in `--servers`);
 //! - threads: a thread-per-connection server on `std::net` (this binary,
 //!   re-run as `--serve threads ADDR`);
 //! - std+patch: the threads server's code, unmodified (plain `std::net`),
@@ -56,7 +59,8 @@ usage: cargo bench --bench echo [-- options]
   --duration SECS       length of each run, fractions allowed (default 3)
   --connections LIST    comma-separated connection counts (default 10,100,1000)
   --servers LIST        comma-separated servers to run (default: all of
-                        greenlet,greenlet-shared,std+patch,threads,tokio)
+                        greenlet,greenlet-shared,std+patch,threads,tokio;
+                        greenlet-private runs only when named)
   --max-other-load C    run again (up to 5 times) a run during which other
                         processes used more than C cores (default 0.1)
   --no-build            do not build the echo_server and echo_client examples first
@@ -72,6 +76,8 @@ const SERVERS: [Server; 5] = [
     Server::Threads,
     Server::Tokio,
 ];
+/// Servers run only when `--servers` names them.
+const EXTRA_SERVERS: [Server; 1] = [Server::GreenletPrivate];
 /// Runs of one server at one connection count, when other work keeps
 /// spoiling them.
 const MAX_ATTEMPTS: usize = 5;
@@ -84,6 +90,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 enum Server {
     Greenlet,
     GreenletShared,
+    GreenletPrivate,
     Patched,
     Threads,
     Tokio,
@@ -94,6 +101,7 @@ impl Server {
         match self {
             Server::Greenlet => "greenlet",
             Server::GreenletShared => "greenlet-shared",
+            Server::GreenletPrivate => "greenlet-private",
             Server::Patched => "std+patch",
             Server::Threads => "threads",
             Server::Tokio => "tokio",
@@ -197,7 +205,13 @@ fn parse_args(args: &[String]) -> Option<Options> {
             "--servers" => {
                 let list: Option<Vec<Server>> = value(arg)
                     .split(',')
-                    .map(|name| SERVERS.iter().copied().find(|s| s.name() == name))
+                    .map(|name| {
+                        SERVERS
+                            .iter()
+                            .chain(&EXTRA_SERVERS)
+                            .copied()
+                            .find(|s| s.name() == name)
+                    })
                     .collect();
                 match list {
                     Some(list) if !list.is_empty() => options.servers = list,
@@ -375,6 +389,9 @@ fn run(
         Server::GreenletShared => command
             .arg(&binaries.server)
             .args(["--addr", &addr, "--stack", "shared"]),
+        Server::GreenletPrivate => command
+            .arg(&binaries.server)
+            .args(["--addr", &addr, "--stack", "private"]),
         Server::Patched => command
             .arg(&binaries.this)
             .args(["--serve", "patched", &addr]),
@@ -580,6 +597,11 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
             Server::GreenletShared,
             Server::Greenlet,
             "greenlet-shared/greenlet",
+        ),
+        (
+            Server::GreenletShared,
+            Server::GreenletPrivate,
+            "greenlet-shared/greenlet-private",
         ),
     ];
     let ratios: Vec<(usize, usize, &str)> = ratios

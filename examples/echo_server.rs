@@ -12,8 +12,8 @@
 //! [--stack private|shared]` (`RUST_LOG=debug` logs each connection).
 //!
 //! `--stack` pins the kind of stack each connection's greenlet runs on
-//! (without it the hub chooses: private stacks while the process has the
-//! kernel mappings for them, shared ones beyond). The buffer is on the heap,
+//! (without it the hub chooses: private stacks for the first 256
+//! connections, shared ones beyond). The buffer is on the heap,
 //! so a shared-stack greenlet copies only its few hundred bytes of frames
 //! at each switch, not 16 KiB of buffer.
 

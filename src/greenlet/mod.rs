@@ -402,9 +402,14 @@ pub struct Builder {
 /// at once; but every switch copies its used bytes both ways, so a deep
 /// stack makes its switches slower.
 ///
-/// Without a pinned kind, a greenlet gets a private stack while the process
-/// holds fewer than three quarters of its stack budget, and a shared one
-/// beyond it. Shared stacks are supported on x86-64; elsewhere every
+/// Without a pinned kind, a greenlet gets a private stack while fewer than
+/// 256 of its thread's greenlets run on private stacks and the process holds
+/// fewer than three quarters of its stack budget, and a shared one beyond.
+/// Past a few hundred running greenlets, the switches of shallow ones are
+/// no slower on a shared stack (each private stack is a page and a TLB entry
+/// of its own to touch), and bursts start without a system call. Pin
+/// [`StackKind::Private`] for a greenlet whose stack is deep across its
+/// switches (tens of KiB of frames or locals). Shared stacks are supported on x86-64; elsewhere every
 /// greenlet gets a private stack, and pinning [`StackKind::Shared`] fails.
 ///
 /// A shared stack's greenlet copies out everything live on its stack,
@@ -487,8 +492,9 @@ impl Builder {
     }
 
     /// Pins the kind of stack the greenlet runs on; see [`StackKind`] for
-    /// the trade-off. Without it, the hub chooses: private stacks while the
-    /// process has mapping budget for them, shared ones beyond.
+    /// the trade-off. Without it, the hub chooses: private stacks for a
+    /// thread's first 256 running greenlets (within the process's mapping
+    /// budget), shared ones beyond.
     ///
     /// # Examples
     ///

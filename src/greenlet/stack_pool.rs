@@ -27,11 +27,22 @@ use crate::sys::{self, GreenletStack, SharedSlot, SharedStack};
 /// Most stacks kept for reuse per thread, all sizes together.
 const MAX_POOLED: usize = 1024;
 
+/// How many of a thread's greenlets that pin no kind of stack run on private
+/// stacks before the next ones go to the shared stack. A private stack's
+/// switch copies nothing, but each one that runs touches a page and a TLB
+/// entry of its own: past a few hundred of them the switches of shallow
+/// greenlets are faster on a shared stack, whose hot part is one stack and
+/// a few hundred heap bytes a greenlet (echo at 1,000 connections: 1.15×
+/// the requests of private stacks, at 100 connections 0.96×; BENCHMARKS.md).
+const PRIVATE_FIRST: usize = 256;
+
 #[derive(Default)]
 struct StackPool {
     /// One free list per stack size; almost always a single entry (the default size).
     by_size: Vec<(usize, Vec<GreenletStack>)>,
     pooled: usize,
+    /// Private stacks this thread's greenlets hold (pinned or not).
+    private_in_use: usize,
     /// This thread's shared stacks, one per stack size.
     shared: Vec<(usize, Rc<SharedStack>)>,
 }
@@ -50,7 +61,7 @@ pub(crate) fn take(
     let shared = match kind {
         Some(StackKind::Shared) => true,
         Some(StackKind::Private) => false,
-        None => sys::prefers_shared(),
+        None => sys::prefers_shared() || private_in_use() >= PRIVATE_FIRST,
     };
     if shared {
         match take_shared(size) {
@@ -75,10 +86,18 @@ pub(crate) fn take(
         })
         .ok()
         .flatten();
-    match pooled {
-        Some(stack) => Ok((stack, None)),
-        None => Ok((GreenletStack::private(size)?, None)),
-    }
+    let stack = match pooled {
+        Some(stack) => stack,
+        None => GreenletStack::private(size)?,
+    };
+    let _ = POOL.try_with(|pool| pool.borrow_mut().private_in_use += 1);
+    Ok((stack, None))
+}
+
+/// Private stacks this thread's greenlets hold.
+fn private_in_use() -> usize {
+    POOL.try_with(|pool| pool.borrow().private_in_use)
+        .unwrap_or(0)
 }
 
 /// A slot on this thread's shared stack of `size` bytes, mapped on first use.
@@ -117,6 +136,7 @@ pub(crate) fn give(size: usize, stack: GreenletStack) {
     let waiting = with_hub(|hub| hub.waiting_for_stack());
     let refused = POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
+        pool.private_in_use = pool.private_in_use.saturating_sub(1);
         if pool.pooled >= MAX_POOLED.max(waiting) {
             return Some(stack);
         }
