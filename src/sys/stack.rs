@@ -190,7 +190,9 @@ impl GreenletStack {
             stack: stack.clone(),
             id,
             saved: Cell::new(Vec::new()),
+            offset: Cell::new(0),
             out: Cell::new(false),
+            again: Cell::new(false),
         };
         let stack = GreenletStack {
             kind: Kind::Shared(stack.clone()),
@@ -471,8 +473,13 @@ pub(crate) struct SharedSlot {
     stack: Rc<SharedStack>,
     id: u64,
     saved: Cell<Vec<u8>>,
+    /// Where in `saved` the bytes start (below 64).
+    offset: Cell<u8>,
     /// Switched out: `saved` holds its bytes, counted in the stack's `held`.
     out: Cell<bool>,
+    /// Has switched out before: it switches often enough that its bytes are
+    /// kept aligned (see [`SharedSlot::swap_out`]).
+    again: Cell<bool>,
 }
 
 impl SharedSlot {
@@ -486,15 +493,16 @@ impl SharedSlot {
         }
         stack.claim(self.id);
         let saved = self.saved.take();
+        let bytes = &saved[usize::from(self.offset.get())..];
         let top = stack.mapping.top();
-        let from = top - saved.len();
+        let from = top - bytes.len();
         // SAFETY: `saved` came from `from..top` of this mapping (`swap_out`
         // copied it from there), inside its usable part. The stack is
         // vacant (just claimed): no greenlet's bytes are on it and nothing
         // runs on it, so no reference to that memory is live while it is
         // overwritten; the coroutine these bytes belong to gets exactly the
         // bytes it left, at the same addresses, before it runs.
-        unsafe { std::ptr::copy_nonoverlapping(saved.as_ptr(), from as *mut u8, saved.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), from as *mut u8, bytes.len()) };
         stack.held.set(stack.held.get() - saved.capacity());
         self.out.set(false);
         self.saved.set(saved); // kept for the next swap-out
@@ -503,21 +511,46 @@ impl SharedSlot {
     /// Copies the bytes of this slot's coroutine, which has just switched
     /// out at `switch_point` (from [`mark_switch_point`]), into its buffer,
     /// and vacates the stack.
+    ///
+    /// The first time, the buffer is exactly the live bytes: a greenlet that
+    /// parks once (a sleeper, an idle connection) costs no more. From the
+    /// second time on, the copy starts at the 64-byte block the lowest live
+    /// word is in, into a buffer position 64-aligned like it: aligned
+    /// copies of whole vectors, ~10% off this greenlet's switches, for up
+    /// to 127 bytes more of buffer.
     #[inline(never)]
     pub(crate) fn swap_out(&self, switch_point: usize) {
+        const ALIGN: usize = 64;
         let stack = &self.stack;
         let top = stack.mapping.top();
-        let from = self.lowest_live_word(switch_point, top);
+        let lowest = self.lowest_live_word(switch_point, top);
+        let aligned = self.again.replace(true);
+        let from = if aligned {
+            lowest & !(ALIGN - 1)
+        } else {
+            lowest
+        };
         let len = top - from;
+        let room = if aligned { len + ALIGN - 1 } else { len };
         let mut saved = self.saved.take();
-        if saved.capacity() < len || saved.capacity() > 2 * len + 256 {
-            saved = Vec::with_capacity(len);
+        if saved.capacity() < room || saved.capacity() > 2 * room + 256 {
+            saved = Vec::with_capacity(room);
         }
         saved.clear();
-        // SAFETY: `from..top` is inside the mapping's usable part
-        // (`lowest_live_word`), and the coroutine on it is suspended, so
-        // nothing writes it while it is read; stack memory is initialised
-        // (mapped zeros, or what the coroutine wrote).
+        let offset = if aligned {
+            saved.as_ptr().align_offset(ALIGN).min(ALIGN - 1)
+        } else {
+            0
+        };
+        saved.resize(offset, 0);
+        self.offset.set(offset as u8);
+        // SAFETY: `from..top` is inside the mapping's usable part: the
+        // lowest live word is the usable start (page-aligned, so rounding
+        // leaves it) or in the upper half of the canary span, at least 128
+        // bytes above the span's start, so its 64-byte block starts inside
+        // the span. The coroutine on it is suspended, so nothing writes it
+        // while it is read; it is initialised (the canary below the lowest
+        // live word; mapped zeros, or what the coroutine wrote, above).
         saved.extend_from_slice(unsafe { std::slice::from_raw_parts(from as *const u8, len) });
         stack.held.set(stack.held.get() + saved.capacity());
         self.out.set(true);
