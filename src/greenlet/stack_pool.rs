@@ -31,9 +31,11 @@ const MAX_POOLED: usize = 1024;
 /// stacks before the next ones go to the shared stack. A private stack's
 /// switch copies nothing, but each one that runs touches a page and a TLB
 /// entry of its own: past a few hundred of them the switches of shallow
-/// greenlets are faster on a shared stack, whose hot part is one stack and
-/// a few hundred heap bytes a greenlet (echo at 1,000 connections: 1.15×
-/// the requests of private stacks, at 100 connections 0.96×; BENCHMARKS.md).
+/// greenlets are no slower on a shared stack, whose hot part is one stack
+/// and a few hundred heap bytes a greenlet (echo at 1,000 connections, three
+/// runs: 1.15×, 1.11× and 0.96× the requests of private stacks; at 100,
+/// 0.96–0.99×; BENCHMARKS.md), and a burst of them starts with no system
+/// call.
 const PRIVATE_FIRST: usize = 256;
 
 #[derive(Default)]

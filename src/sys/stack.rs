@@ -496,8 +496,9 @@ impl SharedSlot {
         let bytes = &saved[usize::from(self.offset.get())..];
         let top = stack.mapping.top();
         let from = top - bytes.len();
-        // SAFETY: `saved` came from `from..top` of this mapping (`swap_out`
-        // copied it from there), inside its usable part. The stack is
+        // SAFETY: `bytes` (the saved bytes after their offset) came from
+        // `from..top` of this mapping (`swap_out` copied them from there),
+        // inside its usable part. The stack is
         // vacant (just claimed): no greenlet's bytes are on it and nothing
         // runs on it, so no reference to that memory is live while it is
         // overwritten; the coroutine these bytes belong to gets exactly the
