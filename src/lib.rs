@@ -175,8 +175,9 @@
 //! once. A greenlet that pins no kind gets a private stack while fewer than
 //! 256 of its thread's greenlets run on private stacks and the process holds
 //! fewer than three quarters of that budget, and a shared one beyond (pin a
-//! private stack for a greenlet that is deep across its switches). A greenlet pinned to a private stack past the budget waits, first
-//! come first served, until a running one finishes and hands its stack on;
+//! private stack for a greenlet that is deep across its switches). A
+//! greenlet pinned to a private stack past the budget waits, first come
+//! first served, until a running one finishes and hands its stack on;
 //! greenlets that already run are never held up by it. Reaching the cap is
 //! logged once (target `greenlet`, level warn) with the sysctl that raises
 //! it. The environment variable `GREENLET_MAX_STACKS`, read once, sets a

@@ -27,7 +27,7 @@ use crate::hub::{
     GreenletCoroutine, GreenletYielder, Header, Interrupted, State, Task, TaskCell, TaskRef,
     WaitOn, Waker, with_hub,
 };
-use crate::sys::{GreenletStack, SharedSlot};
+use crate::sys::{GreenletStack, SharedSlot, SharedStack};
 
 /// The stack size of a greenlet made without [`Builder::stack_size`]: 256 KiB.
 ///
@@ -323,7 +323,7 @@ impl<T> Greenlet<T> {
         over: impl FnMut() -> bool,
     ) -> bool {
         self.check_not_self();
-        let waiter = self.header().joiners().enqueue(drop);
+        let waiter = self.header().joiners.enqueue(drop);
         waiter
             .park_with(WaitOn::Join(self.header().id()), arm, over)
             .is_some()
@@ -409,8 +409,9 @@ pub struct Builder {
 /// no slower on a shared stack (each private stack is a page and a TLB entry
 /// of its own to touch), and bursts start without a system call. Pin
 /// [`StackKind::Private`] for a greenlet whose stack is deep across its
-/// switches (tens of KiB of frames or locals). Shared stacks are supported on x86-64; elsewhere every
-/// greenlet gets a private stack, and pinning [`StackKind::Shared`] fails.
+/// switches (tens of KiB of frames or locals). Shared stacks are supported
+/// on x86-64; elsewhere every greenlet gets a private stack, and pinning
+/// [`StackKind::Shared`] fails.
 ///
 /// A shared stack's greenlet copies out everything live on its stack,
 /// locals included: a greenlet that switches often with a large buffer in a
@@ -570,11 +571,8 @@ impl Builder {
         T: 'static,
     {
         let stack_size = self.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
-        if self.stack_kind == Some(StackKind::Shared) && !cfg!(target_arch = "x86_64") {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "shared stacks are supported on x86-64 only",
-            ));
+        if self.stack_kind == Some(StackKind::Shared) {
+            SharedStack::supported()?;
         }
         if stack_size > MAX_STACK_SIZE {
             return Err(io::Error::new(

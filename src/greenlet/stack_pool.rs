@@ -83,6 +83,7 @@ pub(crate) fn take(
                 .and_then(|(_, free)| free.pop());
             if stack.is_some() {
                 pool.pooled -= 1;
+                pool.private_in_use += 1;
             }
             stack
         })
@@ -90,9 +91,12 @@ pub(crate) fn take(
         .flatten();
     let stack = match pooled {
         Some(stack) => stack,
-        None => GreenletStack::private(size)?,
+        None => {
+            let stack = GreenletStack::private(size)?;
+            let _ = POOL.try_with(|pool| pool.borrow_mut().private_in_use += 1);
+            stack
+        }
     };
-    let _ = POOL.try_with(|pool| pool.borrow_mut().private_in_use += 1);
     Ok((stack, None))
 }
 

@@ -750,7 +750,7 @@ impl Hub {
         header.schedule.finish();
         header.interruption.end_unwind();
         let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
-        header.grant_joiners();
+        header.joiners.grant_all(|| ());
         drop(removed);
     }
 

@@ -496,7 +496,7 @@ pub(crate) struct Header {
     /// boxed on first join it saved 64 bytes a parked greenlet but cost a
     /// `malloc` and a `free` (~180 instructions) in every spawn+join that
     /// waits.
-    joiners: WaitList<()>,
+    pub(crate) joiners: WaitList<()>,
     /// This task's `greenlet_local!` values, keyed by their key's address.
     /// Boxed, and made on first use: most greenlets have none.
     pub(crate) locals: RefCell<Option<Box<Locals>>>,
@@ -610,16 +610,6 @@ impl Header {
 
     pub(crate) fn state(&self) -> State {
         self.schedule.state()
-    }
-
-    /// The list of tasks waiting for this one to finish.
-    pub(crate) fn joiners(&self) -> &WaitList<()> {
-        &self.joiners
-    }
-
-    /// Wakes every task waiting for this one to finish.
-    pub(super) fn grant_joiners(&self) {
-        self.joiners.grant_all(|| ());
     }
 
     pub(crate) fn id(&self) -> u64 {

@@ -350,7 +350,7 @@ const VACANT: u8 = 0xA5;
 /// from when it is claimed (a greenlet starting) or swapped in (resumed)
 /// until it switches out or ends. A greenlet that switches out copies the
 /// bytes it uses, from its lowest live word to the top, into a heap buffer
-/// of that size, and they are copied back to the same addresses before it
+/// (see [`SharedSlot::swap_out`] for its size), and they are copied back to the same addresses before it
 /// next runs. So while it is switched out, nothing may read or write its
 /// stack: its addresses hold another greenlet's bytes, or nothing. In debug
 /// builds the vacated bytes are filled with a pattern, and the next claim or
@@ -383,12 +383,7 @@ impl SharedStack {
     /// Maps a shared stack with `size` usable bytes; fails at the process's
     /// budget, or where shared stacks are not supported (only x86-64 is).
     pub(crate) fn new(size: usize) -> io::Result<Rc<SharedStack>> {
-        if !cfg!(target_arch = "x86_64") {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "shared stacks are supported on x86-64 only",
-            ));
-        }
+        SharedStack::supported()?;
         let mapping = Mapping::new(size)?;
         Ok(Rc::new(SharedStack {
             #[cfg(debug_assertions)]
@@ -399,6 +394,19 @@ impl SharedStack {
             greenlets: Cell::new(0),
             held: Cell::new(0),
         }))
+    }
+
+    /// Fails with `Unsupported` where shared stacks are not supported:
+    /// everywhere but x86-64.
+    pub(crate) fn supported() -> io::Result<()> {
+        if cfg!(target_arch = "x86_64") {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared stacks are supported on x86-64 only",
+            ))
+        }
     }
 
     /// Greenlets started on this stack and not finished.
@@ -465,9 +473,10 @@ impl SharedStack {
 /// A greenlet's place on a [`SharedStack`].
 ///
 /// # Invariant
-/// While this slot is not the stack's occupant, `saved` holds the bytes its
-/// coroutine had on the stack when it switched out, from its lowest live
-/// word up to the top: its whole suspended state, restored to the same
+/// While this slot is not the stack's occupant, `saved[offset..]` holds the
+/// bytes its coroutine had on the stack when it switched out, from its
+/// lowest live word (or the start of that word's 64-byte block) up to the
+/// top: its whole suspended state, restored to the same
 /// addresses by [`swap_in`](Self::swap_in) before the coroutine runs again.
 pub(crate) struct SharedSlot {
     stack: Rc<SharedStack>,
