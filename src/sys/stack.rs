@@ -189,10 +189,11 @@ impl GreenletStack {
         let slot = SharedSlot {
             stack: stack.clone(),
             id,
-            saved: Cell::new(Vec::new()),
-            offset: Cell::new(0),
-            out: Cell::new(false),
-            again: Cell::new(false),
+            buffer: Vec::new(),
+            offset: 0,
+            len: 0,
+            out: false,
+            again: false,
         };
         let stack = GreenletStack {
             kind: Kind::Shared(stack.clone()),
@@ -239,14 +240,17 @@ unsafe impl Stack for GreenletStack {
 
 /// How far below the switch point [`mark_switch_point`] fills with
 /// [`CANARY`]: room for what the switch pushes. That is three words when
-/// corosensei's suspend is inlined (optimised builds), and one call frame of
-/// it when not (debug builds): its return address, saved registers, a few
-/// scalar locals, then the three words. A switch point is accepted only if
-/// the switch wrote nothing in the lower half of the span, so its frame
-/// could reach below the span only through half a span (128 bytes
-/// optimised, 1 KiB in debug builds) of slots it never writes, which that
-/// frame does not have.
-const CANARY_SPAN: usize = if cfg!(debug_assertions) { 2048 } else { 256 };
+/// corosensei's suspend is inlined (optimised builds: its asm pushes them,
+/// with no frame of its own), and one call frame of it when not (debug
+/// builds): its return address, saved registers, a few scalar locals, then
+/// the three words. A switch point is accepted only if the switch wrote
+/// nothing in the lower half of the span, so its frame could reach below
+/// the span only through half a span (64 bytes optimised, 1 KiB in debug
+/// builds) of slots it never writes, which that frame does not have. The
+/// span is short in optimised builds because it is filled and scanned on
+/// every switch: 128 bytes left 8 words for 3, and took ~40 instructions
+/// off a switch against 256.
+const CANARY_SPAN: usize = if cfg!(debug_assertions) { 2048 } else { 128 };
 const _: () = assert!(CANARY_SPAN.is_multiple_of(64));
 
 /// A span's worth of canary words, to compare the span with.
@@ -473,49 +477,57 @@ impl SharedStack {
 /// A greenlet's place on a [`SharedStack`].
 ///
 /// # Invariant
-/// While this slot is not the stack's occupant, `saved[offset..]` holds the
-/// bytes its coroutine had on the stack when it switched out, from its
-/// lowest live word (or the start of that word's 64-byte block) up to the
-/// top: its whole suspended state, restored to the same
-/// addresses by [`swap_in`](Self::swap_in) before the coroutine runs again.
+/// While this slot is not the stack's occupant (`out`), the `len` bytes at
+/// `offset` in `buffer`'s spare capacity are the bytes its coroutine had on
+/// the stack when it switched out, from its lowest live word (or the start
+/// of that word's 64-byte block) up to the top: its whole suspended state,
+/// restored to the same addresses by [`swap_in`](Self::swap_in) before the
+/// coroutine runs again. `offset + len` never exceeds the capacity, and the
+/// buffer's length stays 0: the bytes are written and read through raw
+/// pointers, never as a slice of the `Vec`.
 pub(crate) struct SharedSlot {
     stack: Rc<SharedStack>,
     id: u64,
-    saved: Cell<Vec<u8>>,
-    /// Where in `saved` the bytes start (below 64).
-    offset: Cell<u8>,
-    /// Switched out: `saved` holds its bytes, counted in the stack's `held`.
-    out: Cell<bool>,
+    buffer: Vec<u8>,
+    /// Where in `buffer` the bytes start (below 64).
+    offset: usize,
+    /// How many bytes are saved.
+    len: usize,
+    /// Switched out: `buffer` holds its bytes, counted in the stack's `held`.
+    out: bool,
     /// Has switched out before: it switches often enough that its bytes are
     /// kept aligned (see [`SharedSlot::swap_out`]).
-    again: Cell<bool>,
+    again: bool,
 }
 
 impl SharedSlot {
     /// Makes this slot the occupant again, with its bytes back in place.
     /// Nothing to do if it still is (it was claimed and has not switched out).
     #[inline(never)]
-    pub(crate) fn swap_in(&self) {
-        let stack = &self.stack;
+    pub(crate) fn swap_in(&mut self) {
+        let stack = &*self.stack;
         if stack.occupant.get() == self.id {
             return;
         }
         stack.claim(self.id);
-        let saved = self.saved.take();
-        let bytes = &saved[usize::from(self.offset.get())..];
-        let top = stack.mapping.top();
-        let from = top - bytes.len();
-        // SAFETY: `bytes` (the saved bytes after their offset) came from
-        // `from..top` of this mapping (`swap_out` copied them from there),
-        // inside its usable part. The stack is
-        // vacant (just claimed): no greenlet's bytes are on it and nothing
-        // runs on it, so no reference to that memory is live while it is
-        // overwritten; the coroutine these bytes belong to gets exactly the
-        // bytes it left, at the same addresses, before it runs.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), from as *mut u8, bytes.len()) };
-        stack.held.set(stack.held.get() - saved.capacity());
-        self.out.set(false);
-        self.saved.set(saved); // kept for the next swap-out
+        let from = stack.mapping.top() - self.len;
+        // SAFETY: by the invariant (this slot was not the occupant, so it is
+        // out), `len` bytes at `offset` in the buffer's capacity were written
+        // by `swap_out`, copied from `from..top` of this mapping, inside its
+        // usable part. The stack is vacant (just claimed): no greenlet's
+        // bytes are on it and nothing runs on it, so no reference to that
+        // memory is live while it is overwritten; the coroutine these bytes
+        // belong to gets exactly the bytes it left, at the same addresses,
+        // before it runs. The buffer is heap memory, apart from the stack.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.buffer.as_ptr().add(self.offset),
+                from as *mut u8,
+                self.len,
+            )
+        };
+        stack.held.set(stack.held.get() - self.buffer.capacity());
+        self.out = false; // the buffer is kept for the next swap-out
     }
 
     /// Copies the bytes of this slot's coroutine, which has just switched
@@ -529,42 +541,51 @@ impl SharedSlot {
     /// copies of whole vectors, ~10% off this greenlet's switches, for up
     /// to 127 bytes more of buffer.
     #[inline(never)]
-    pub(crate) fn swap_out(&self, switch_point: usize) {
+    pub(crate) fn swap_out(&mut self, switch_point: usize) {
         const ALIGN: usize = 64;
-        let stack = &self.stack;
-        let top = stack.mapping.top();
+        let top = self.stack.mapping.top();
         let lowest = self.lowest_live_word(switch_point, top);
-        let aligned = self.again.replace(true);
-        let from = if aligned {
-            lowest & !(ALIGN - 1)
+        let aligned = std::mem::replace(&mut self.again, true);
+        let (from, room) = if aligned {
+            let from = lowest & !(ALIGN - 1);
+            (from, top - from + ALIGN - 1)
         } else {
-            lowest
+            (lowest, top - lowest)
         };
         let len = top - from;
-        let room = if aligned { len + ALIGN - 1 } else { len };
-        let mut saved = self.saved.take();
-        if saved.capacity() < room || saved.capacity() > 2 * room + 256 {
-            saved = Vec::with_capacity(room);
+        let capacity = self.buffer.capacity();
+        if capacity < room || capacity > 2 * room + 256 {
+            self.buffer = Vec::with_capacity(room);
         }
-        saved.clear();
+        // Below ALIGN for a byte pointer; the `min` only bounds it for the
+        // argument below.
         let offset = if aligned {
-            saved.as_ptr().align_offset(ALIGN).min(ALIGN - 1)
+            self.buffer.as_ptr().align_offset(ALIGN).min(ALIGN - 1)
         } else {
             0
         };
-        saved.resize(offset, 0);
-        self.offset.set(offset as u8);
         // SAFETY: `from..top` is inside the mapping's usable part: the
         // lowest live word is the usable start (page-aligned, so rounding
-        // leaves it) or in the upper half of the canary span, at least 128
-        // bytes above the span's start, so its 64-byte block starts inside
-        // the span. The coroutine on it is suspended, so nothing writes it
+        // leaves it) or in the upper half of the canary span, at least 64
+        // bytes (half of the shortest span) above the span's start, so its
+        // 64-byte block starts inside the span. The coroutine on it is suspended, so nothing writes it
         // while it is read; it is initialised (the canary below the lowest
-        // live word; mapped zeros, or what the coroutine wrote, above).
-        saved.extend_from_slice(unsafe { std::slice::from_raw_parts(from as *const u8, len) });
-        stack.held.set(stack.held.get() + saved.capacity());
-        self.out.set(true);
-        self.saved.set(saved);
+        // live word; mapped zeros, or what the coroutine wrote, above). The
+        // destination is the buffer's capacity (heap memory, apart from the
+        // stack): `offset + len` is at most `room` (aligned: offset < ALIGN;
+        // otherwise offset 0 and len = room), and the capacity is at least
+        // `room`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                from as *const u8,
+                self.buffer.as_mut_ptr().add(offset),
+                len,
+            )
+        };
+        (self.offset, self.len) = (offset, len);
+        let stack = &*self.stack;
+        stack.held.set(stack.held.get() + self.buffer.capacity());
+        self.out = true;
         stack.vacate(self.id);
         #[cfg(debug_assertions)]
         {
@@ -628,12 +649,10 @@ impl Drop for SharedSlot {
         stack.greenlets.set(stack.greenlets.get() - 1);
         if stack.occupant.get() == self.id {
             stack.occupant.set(0); // it never ran
-        } else if self.out.get() {
+        } else if self.out {
             // Switched out and never resumed: its coroutine is leaked, and
             // its bytes go with this buffer.
-            stack
-                .held
-                .set(stack.held.get() - self.saved.get_mut().capacity());
+            stack.held.set(stack.held.get() - self.buffer.capacity());
         }
     }
 }
@@ -702,7 +721,7 @@ mod tests {
     #[test]
     fn a_shared_stack_has_one_occupant_from_claim_to_end() {
         let stack = SharedStack::new(64 * 1024).unwrap();
-        let (first_stack, first) = GreenletStack::shared(&stack);
+        let (first_stack, mut first) = GreenletStack::shared(&stack);
         assert!(first_stack.is_shared());
         assert_eq!(stack.greenlets(), 1);
         assert_eq!(stack.occupant.get(), first.id);
