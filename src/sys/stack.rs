@@ -664,22 +664,57 @@ impl Drop for SharedSlot {
 /// valgrind's client requests; outside valgrind each is a few no-op
 /// instructions.
 mod valgrind {
+    use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+
+    /// `VG_USERREQ__RUNNING_ON_VALGRIND`: answers non-zero under valgrind.
+    const RUNNING_ON_VALGRIND: u64 = 0x1001;
     /// `VG_USERREQ_TOOL_BASE('M', 'C')`: memcheck's requests.
     const MEMCHECK: u64 = (b'M' as u64) << 24 | (b'C' as u64) << 16;
     const MAKE_MEM_UNDEFINED: u64 = MEMCHECK + 1;
     const MAKE_MEM_DEFINED: u64 = MEMCHECK + 2;
 
+    /// Whether this process runs under valgrind: not asked yet, no, yes.
+    static RUNNING: AtomicU8 = AtomicU8::new(UNKNOWN);
+    const UNKNOWN: u8 = 0;
+    const NO: u8 = 1;
+    const YES: u8 = 2;
+
+    /// Whether this process runs under valgrind, asked once: the requests
+    /// below are made on every shared-stack switch, and each builds its
+    /// argument block on the stack (~15 instructions) for nothing when
+    /// valgrind is not there. A process cannot come under valgrind later.
+    #[inline(always)]
+    fn running() -> bool {
+        match RUNNING.load(Relaxed) {
+            NO => false,
+            YES => true,
+            _ => ask(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn ask() -> bool {
+        let running = request([RUNNING_ON_VALGRIND, 0, 0, 0, 0, 0]) != 0;
+        RUNNING.store(if running { YES } else { NO }, Relaxed);
+        running
+    }
+
     /// `from..from + len` is addressable and its contents unknown (as stack
     /// memory below the stack pointer is).
     #[inline(always)]
     pub(super) fn make_undefined(from: usize, len: usize) {
-        request([MAKE_MEM_UNDEFINED, from as u64, len as u64, 0, 0, 0]);
+        if running() {
+            request([MAKE_MEM_UNDEFINED, from as u64, len as u64, 0, 0, 0]);
+        }
     }
 
     /// `from..from + len` is addressable and initialised.
     #[inline(always)]
     pub(super) fn make_defined(from: usize, len: usize) {
-        request([MAKE_MEM_DEFINED, from as u64, len as u64, 0, 0, 0]);
+        if running() {
+            request([MAKE_MEM_DEFINED, from as u64, len as u64, 0, 0, 0]);
+        }
     }
 
     /// Valgrind's client request: a fixed sequence of rotations that leaves
@@ -687,14 +722,16 @@ mod valgrind {
     /// reads the request from `rax`; without valgrind it does nothing.
     /// Inlined: a call would move the stack pointer, and memcheck marks
     /// the stack below it dead when it moves back up.
+    /// Returns valgrind's answer (`rdx`), which is 0 without valgrind.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn request(args: [u64; 6]) {
+    fn request(args: [u64; 6]) -> u64 {
+        let answer: u64;
         // SAFETY: the rotations add up to 128 bits (rdi is restored), the
         // exchange of rbx with itself changes nothing, and rdx is declared
-        // as clobbered (valgrind writes its result there). The asm reads
-        // `args` only under valgrind, which the pointer keeps alive; it
-        // touches no stack.
+        // as written (valgrind writes its answer there; without valgrind it
+        // keeps the 0 put in). The asm reads `args` only under valgrind,
+        // which the pointer keeps alive; it touches no stack.
         unsafe {
             std::arch::asm!(
                 "rol rdi, 3",
@@ -703,15 +740,18 @@ mod valgrind {
                 "rol rdi, 51",
                 "xchg rbx, rbx",
                 in("rax") args.as_ptr(),
-                inout("rdx") 0u64 => _,
+                inout("rdx") 0u64 => answer,
                 options(nostack, preserves_flags),
             );
         }
+        answer
     }
 
     /// Valgrind is not supported here: nothing to tell it.
     #[cfg(not(target_arch = "x86_64"))]
-    fn request(_args: [u64; 6]) {}
+    fn request(_args: [u64; 6]) -> u64 {
+        0
+    }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
