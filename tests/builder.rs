@@ -62,6 +62,32 @@ fn greenlet_ids_are_unique_across_threads() {
 }
 
 #[test]
+fn greenlet_ids_are_unique_across_threads_that_each_take_several_blocks_of_them() {
+    // Threads take ids in blocks of 1,024: 2,500 spawns each take three
+    // blocks, taken while the other threads take theirs.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                (0..2500)
+                    .map(|_| {
+                        let g = spawn(|| ());
+                        let id = g.id();
+                        g.join().unwrap();
+                        id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let ids: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let unique: HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 10_000);
+}
+
+#[test]
 fn a_greenlet_id_displays_as_its_number() {
     let id = spawn(|| ()).id();
     let shown = id.to_string();
