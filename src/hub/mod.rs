@@ -459,9 +459,14 @@ impl Hub {
     /// elapsed time too (see [`ticker`]); fast turns reach the next check
     /// by count soon enough, and a server arming a timeout per request must
     /// not keep the ticker waking its thread.
-    pub(crate) fn deadline_armed(&self) {
+    /// `now` is the time if the caller has just read it.
+    pub(crate) fn deadline_armed(&self, now: Option<Instant>) {
+        let since_check = || match now {
+            Some(now) => now.saturating_duration_since(self.last_check.get()),
+            None => self.last_check.get().elapsed(),
+        };
         if !self.run_queue.borrow().is_empty()
-            && (self.slow_turns.get() || self.last_check.get().elapsed() >= SLOW_CHECKS)
+            && (self.slow_turns.get() || since_check() >= SLOW_CHECKS)
         {
             ticker::want();
         }
@@ -482,7 +487,7 @@ impl Hub {
                 self.next_delayed.set(key.1 + 1);
                 header.start_at.set(Some(key));
                 self.delayed.borrow_mut().insert(key, task);
-                self.deadline_armed();
+                self.deadline_armed(None);
             }
         }
     }

@@ -40,19 +40,26 @@ pub fn sleep(duration: Duration) {
     if duration.is_zero() {
         return yield_now();
     }
-    let deadline = Instant::now().checked_add(duration);
-    let Some(deadline) = deadline else {
+    let now = Instant::now();
+    let Some(deadline) = now.checked_add(duration) else {
         // Too long to represent: only an interrupt ends it.
         loop {
             park(WaitOn::Sleep);
         }
     };
     // A wake-up before the deadline (an interrupt that cannot be raised
-    // while this greenlet unwinds) is not the end of the sleep.
+    // while this greenlet unwinds) is not the end of the sleep. A timer
+    // that fired is: the hub fires a timer once its deadline has passed,
+    // so only a wake-up that finds it still armed reads the clock.
+    let mut now = Some(now);
     loop {
-        let _cancel = CancelTimer::wake_at(deadline, current_waker());
+        let timer = CancelTimer(timers::add(
+            deadline,
+            now.take(),
+            TimerAction::Wake(current_waker()),
+        ));
         park(WaitOn::Sleep);
-        if Instant::now() >= deadline {
+        if !timer.cancel() || Instant::now() >= deadline {
             break;
         }
     }
@@ -71,7 +78,15 @@ pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
 impl CancelTimer {
     /// A timer that fires `waker` at `deadline`: the deadline of a timed wait.
     pub(crate) fn wake_at(deadline: Instant, waker: Waker) -> CancelTimer {
-        CancelTimer(timers::add(deadline, TimerAction::Wake(waker)))
+        CancelTimer(timers::add(deadline, None, TimerAction::Wake(waker)))
+    }
+
+    /// Cancels the timer now; returns whether it was still armed (`false`
+    /// once it has fired).
+    fn cancel(self) -> bool {
+        let key = self.0;
+        std::mem::forget(self);
+        timers::cancel(key)
     }
 }
 

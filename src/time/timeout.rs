@@ -81,6 +81,7 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
         .timeout_scope(NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let timer = timers::add(
         deadline,
+        None,
         TimerAction::Interrupt(task.clone(), Interrupt::Timeout(scope)),
     );
     let scope = TimeoutGuard { scope, task, timer };

@@ -328,24 +328,27 @@ impl Driver for Timers {
     }
 }
 
-/// Arms a timer on this thread's hub. Not inlined: its callers park right
-/// after, and what is inlined into a parking frame is saved with a
-/// shared-stack greenlet while it is switched out.
+/// Arms a timer on this thread's hub. `now` is the time if the caller has
+/// just read it (to compute the deadline), which spares the hub reading it
+/// again. Not inlined: its callers park right after, and what is inlined
+/// into a parking frame is saved with a shared-stack greenlet while it is
+/// switched out.
 #[inline(never)]
-pub(crate) fn add(deadline: Instant, action: TimerAction) -> TimerKey {
+pub(crate) fn add(deadline: Instant, now: Option<Instant>, action: TimerAction) -> TimerKey {
     with_hub(|hub| {
-        hub.deadline_armed();
+        hub.deadline_armed(now);
         Timers::of(hub).with_queue(|queue| queue.insert(deadline, action))
     })
 }
 
 /// Cancels a timer that has not fired, dropping its action outside the
-/// borrow; nothing to do once the thread's hub is gone. Not inlined (see
-/// [`add`]).
+/// borrow; nothing to do once the thread's hub is gone. Returns whether it
+/// was still armed (`false`: it fired, or was cancelled, or the hub is
+/// gone). Not inlined (see [`add`]).
 #[inline(never)]
-pub(crate) fn cancel(key: TimerKey) {
+pub(crate) fn cancel(key: TimerKey) -> bool {
     let action = try_with_hub(|hub| Timers::of(hub).with_queue(|queue| queue.cancel(key)));
-    drop(action);
+    action.flatten().is_some()
 }
 
 #[cfg(test)]
