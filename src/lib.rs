@@ -53,6 +53,12 @@
 //! longest waiter is served first, and what is handed to a waiter that is
 //! killed before it runs passes on to the next.
 //!
+//! Between threads, [`channel`] has crossbeam-channel's channels (`bounded`,
+//! `unbounded`, rendezvous): `Send + Sync` handles whose blocking calls park
+//! a greenlet, the root context of a thread with a hub (which runs its
+//! greenlets meanwhile), or a plain thread. Greenlets never move between
+//! threads; work goes to another hub's greenlets through a channel.
+//!
 //! ```
 //! use greenlet::queue::Queue;
 //!
@@ -192,6 +198,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+pub mod channel;
 pub mod event;
 mod greenlet;
 mod hub;

@@ -292,6 +292,22 @@ impl ExternalWaker {
             signal.done = true;
             signal.waker.take()
         };
+        // Fired on the waiting hub's own thread (a channel between two
+        // greenlets of one hub): wake the task here, with no lock and no
+        // system call.
+        let here = try_with_hub(|hub| {
+            let mine = Arc::ptr_eq(&hub.remote, &self.remote);
+            if mine {
+                hub.external_pending.set(hub.external_pending.get() - 1);
+                if let Some(waker) = &waker {
+                    hub.wake(waker);
+                }
+            }
+            mine
+        });
+        if here == Some(true) {
+            return;
+        }
         self.remote
             .wakers
             .lock()
@@ -350,6 +366,30 @@ impl ExternalWait {
                 || self.is_done(),
             )
             .map(drop)
+    }
+
+    /// [`ExternalWait::wait`] that also ends when `over()` says so, with
+    /// what `arm` returns held while parked (it gets each park's waker: to
+    /// arm a timer for a deadline). Returns whether the waker has fired.
+    pub(crate) fn wait_with<T>(
+        &self,
+        what: &'static str,
+        mut arm: impl FnMut(Waker) -> T,
+        mut over: impl FnMut() -> bool,
+    ) -> bool {
+        if self.is_done() {
+            return true;
+        }
+        let own: WaitList<()> = WaitList::new();
+        own.enqueue(drop).park_with(
+            WaitOn::Named(what),
+            |waker| {
+                self.hand_out(waker);
+                arm(waker)
+            },
+            || self.is_done() || over(),
+        );
+        self.is_done()
     }
 
     fn hand_out(&self, waker: Waker) {

@@ -1,0 +1,1303 @@
+//! Channels between threads: [`unbounded`] and [`bounded`], multi-producer
+//! and multi-consumer, with crossbeam-channel's methods and error types.
+//!
+//! The handles are `Send + Sync` (for `T: Send`) and `Clone`: any number of
+//! threads and greenlets may send and receive on one channel. A call that
+//! must wait blocks only its caller:
+//!
+//! - in a greenlet, it parks the greenlet and the hub runs the others; a
+//!   kill or [`with_timeout`](crate::with_timeout) unwinds out of the wait,
+//!   as from any other;
+//! - in the root context of a thread that runs a hub, it parks the root
+//!   context, and the hub runs the thread's greenlets meanwhile;
+//! - in a thread that has never used greenlets, it blocks the thread.
+//!
+//! A sender on another thread wakes the waiting hub through its poller, so a
+//! hub whose greenlets all wait on channels sleeps in the kernel until an item
+//! comes. Waiters are served first come, first served: an item handed to a
+//! waiting receiver (or a slot freed for a waiting sender) belongs to it even
+//! before it runs, so a receiver that asks in between cannot take it. A
+//! receiver that is killed or times out after an item was handed to it passes
+//! the item to the next waiting receiver, or back to the head of the channel:
+//! no item is lost or received twice. (An item handed back when no receiver
+//! waits returns to the head even if a bounded channel has filled up
+//! meanwhile: `len` may then exceed the capacity until it is taken.)
+//!
+//! A channel is disconnected when every [`Sender`] or every [`Receiver`] is
+//! dropped. Receivers then take what is left and get
+//! [`RecvError`]; senders get their item back in a [`SendError`]. Every
+//! waiting call of the side that is still there wakes to see it.
+//!
+//! Greenlets never move between threads: to hand work to a greenlet of
+//! another hub, send it through a channel. A greenlet that waits on a
+//! channel counts as work that another thread may still wake, so a hub whose
+//! greenlets wait only on channels that nothing will ever send on waits for
+//! ever rather than reporting a deadlock.
+//!
+//! No lock is held while a greenlet switches, and no user code (an item's
+//! `Drop`) runs under the channel's lock.
+//!
+//! # Examples
+//!
+//! Work from a plain thread to greenlets, and results back:
+//!
+//! ```
+//! use greenlet::channel;
+//!
+//! let (jobs, inbox) = channel::bounded::<u64>(16);
+//! let (results, outbox) = channel::unbounded();
+//! let producer = std::thread::spawn(move || {
+//!     for n in 1..=100 {
+//!         jobs.send(n).unwrap();
+//!     }
+//!     // Dropping `jobs` disconnects the channel: the workers' loops end.
+//! });
+//! let workers: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         let inbox = inbox.clone();
+//!         let results = results.clone();
+//!         greenlet::spawn(move || {
+//!             for n in inbox.iter() {
+//!                 results.send(n * n).unwrap();
+//!             }
+//!         })
+//!     })
+//!     .collect();
+//! drop(results);
+//! greenlet::joinall(workers);
+//! producer.join().unwrap();
+//! let total: u64 = outbox.iter().sum();
+//! assert_eq!(total, (1..=100).map(|n| n * n).sum());
+//! ```
+
+// Layer: coordination. Owns the channels; uses the hub (its cross-thread
+// wake-ups) and time (timers for the timed waits).
+
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::hub::{ExternalWait, ExternalWaker, external_signal, try_with_hub};
+use crate::time::{CancelTimer, deadline_after};
+
+/// Makes a channel with no bound: `send` never waits.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = greenlet::channel::unbounded();
+/// for n in 0..1000 {
+///     tx.send(n).unwrap();
+/// }
+/// assert_eq!(rx.len(), 1000);
+/// assert_eq!(rx.capacity(), None);
+/// assert_eq!(rx.recv(), Ok(0));
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    with_capacity(None)
+}
+
+/// Makes a channel that holds at most `cap` items: `send` waits while it is
+/// full. With `cap` 0 it is a rendezvous channel: each `send` waits until a
+/// receiver takes its item.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::channel::{self, TrySendError};
+///
+/// let (tx, rx) = channel::bounded(1);
+/// tx.send('a').unwrap();
+/// assert_eq!(tx.try_send('b'), Err(TrySendError::Full('b')));
+/// assert_eq!(rx.recv(), Ok('a'));
+///
+/// // A rendezvous: the sender waits for the receiver.
+/// let (tx, rx) = channel::bounded(0);
+/// let sender = std::thread::spawn(move || tx.send("hello").unwrap());
+/// assert_eq!(rx.recv(), Ok("hello"));
+/// sender.join().unwrap();
+/// ```
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    with_capacity(Some(cap))
+}
+
+fn with_capacity<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(Chan {
+        inner: Mutex::new(Inner {
+            queue: VecDeque::new(),
+            cap,
+            senders: 1,
+            receivers: 1,
+            waiting: Slab::new(),
+            receivers_waiting: VecDeque::new(),
+            senders_waiting: VecDeque::new(),
+        }),
+    });
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+// ---- the shared state ----------------------------------------------------
+
+struct Chan<T> {
+    inner: Mutex<Inner<T>>,
+}
+
+impl<T> Chan<T> {
+    /// The state, whatever a panic elsewhere left: no user code runs under
+    /// the lock, so it is consistent at every unlock.
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// # Invariant
+/// Every key in `receivers_waiting` and `senders_waiting` is a `waiting`
+/// entry in state [`State::Waiting`], in arrival order; an entry leaves
+/// those queues when it is granted or disconnected, and leaves `waiting`
+/// only when its own caller takes it out. While receivers wait, `queue` is
+/// empty (an item for a waiting receiver goes to it, not to the queue).
+struct Inner<T> {
+    queue: VecDeque<T>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+    senders: usize,
+    receivers: usize,
+    /// The blocked calls of both sides.
+    waiting: Slab<Entry<T>>,
+    receivers_waiting: VecDeque<usize>,
+    senders_waiting: VecDeque<usize>,
+}
+
+/// One blocked call.
+struct Entry<T> {
+    /// A waiting sender's item until a receiver takes it; a waiting
+    /// receiver's once a sender hands one over.
+    item: Option<T>,
+    state: State,
+    /// Taken by whoever changes `state` from `Waiting`, and fired after the
+    /// lock is released.
+    wake: Option<Wake>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    /// A receiver was handed an item, or a sender's item was taken.
+    Granted,
+    /// The other side is gone.
+    Disconnected,
+}
+
+/// How a blocked call is woken.
+enum Wake {
+    /// A thread without a hub, blocked in `thread::park`.
+    Thread(Thread),
+    /// A greenlet, or the root context of a hub, parked on an
+    /// [`ExternalWait`].
+    Hub(ExternalWaker),
+}
+
+impl Wake {
+    fn fire(self) {
+        match self {
+            Wake::Thread(thread) => thread.unpark(),
+            Wake::Hub(waker) => waker.wake(),
+        }
+    }
+}
+
+/// The waking half of [`Wake`], kept by the blocked call.
+enum Blocker {
+    Thread,
+    Hub(ExternalWait),
+}
+
+impl Blocker {
+    /// A blocker for this thread, and its wake for the channel to keep.
+    fn new() -> (Blocker, Wake) {
+        if try_with_hub(|_| ()).is_some() {
+            let (waker, wait) = external_signal();
+            (Blocker::Hub(wait), Wake::Hub(waker))
+        } else {
+            (Blocker::Thread, Wake::Thread(thread::current()))
+        }
+    }
+}
+
+/// Which queue of blocked calls an entry is in.
+#[derive(Clone, Copy)]
+enum Side {
+    Send,
+    Recv,
+}
+
+impl<T> Inner<T> {
+    fn is_full(&self) -> bool {
+        self.cap.is_some_and(|cap| self.queue.len() >= cap)
+    }
+
+    /// Hands `item` to the first waiting receiver (whose wake is returned),
+    /// or gives it back if none waits.
+    fn hand_to_receiver(&mut self, item: T) -> Result<Wake, T> {
+        let Some(key) = self.receivers_waiting.pop_front() else {
+            return Err(item);
+        };
+        let entry = &mut self.waiting[key];
+        entry.item = Some(item);
+        entry.state = State::Granted;
+        Ok(entry.wake.take().expect("a waiting entry has its wake"))
+    }
+
+    /// Takes the first waiting sender's item (and returns its wake).
+    fn take_from_sender(&mut self) -> Option<(T, Wake)> {
+        let key = self.senders_waiting.pop_front()?;
+        let entry = &mut self.waiting[key];
+        entry.state = State::Granted;
+        let item = entry.item.take().expect("a waiting sender has its item");
+        Some((
+            item,
+            entry.wake.take().expect("a waiting entry has its wake"),
+        ))
+    }
+
+    /// What a receiver gets without waiting, and the sender to wake if an
+    /// item or a slot passed from a waiting sender.
+    fn try_recv(&mut self) -> (Result<T, TryRecvError>, Option<Wake>) {
+        if let Some(item) = self.queue.pop_front() {
+            // A slot is free: the first waiting sender's item takes it.
+            let woken = self.take_from_sender().map(|(next, wake)| {
+                self.queue.push_back(next);
+                wake
+            });
+            return (Ok(item), woken);
+        }
+        // A rendezvous (or a sender waiting for any other reason): take its
+        // item directly.
+        if let Some((item, wake)) = self.take_from_sender() {
+            return (Ok(item), Some(wake));
+        }
+        if self.senders == 0 {
+            (Err(TryRecvError::Disconnected), None)
+        } else {
+            (Err(TryRecvError::Empty), None)
+        }
+    }
+
+    /// What a sender gets without waiting, and the receiver to wake.
+    fn try_send(&mut self, item: T) -> (Result<(), TrySendError<T>>, Option<Wake>) {
+        if self.receivers == 0 {
+            return (Err(TrySendError::Disconnected(item)), None);
+        }
+        match self.hand_to_receiver(item) {
+            Ok(wake) => (Ok(()), Some(wake)),
+            Err(item) if self.is_full() => (Err(TrySendError::Full(item)), None),
+            Err(item) => {
+                self.queue.push_back(item);
+                (Ok(()), None)
+            }
+        }
+    }
+
+    /// Adds a blocked call; returns its key.
+    fn block(&mut self, side: Side, item: Option<T>, wake: Wake) -> usize {
+        let key = self.waiting.insert(Entry {
+            item,
+            state: State::Waiting,
+            wake: Some(wake),
+        });
+        match side {
+            Side::Send => self.senders_waiting.push_back(key),
+            Side::Recv => self.receivers_waiting.push_back(key),
+        }
+        key
+    }
+
+    fn state(&self, key: usize) -> State {
+        self.waiting[key].state
+    }
+
+    /// Takes a blocked call's entry out, whatever its state (a waiting one
+    /// leaves its queue).
+    fn unblock(&mut self, side: Side, key: usize) -> Entry<T> {
+        let entry = self.waiting.remove(key);
+        if entry.state == State::Waiting {
+            let queue = match side {
+                Side::Send => &mut self.senders_waiting,
+                Side::Recv => &mut self.receivers_waiting,
+            };
+            queue.retain(|&k| k != key);
+        }
+        entry
+    }
+
+    /// Marks every blocked call of `side` disconnected; returns their wakes.
+    fn disconnect(&mut self, side: Side) -> Vec<Wake> {
+        let keys = match side {
+            Side::Send => std::mem::take(&mut self.senders_waiting),
+            Side::Recv => std::mem::take(&mut self.receivers_waiting),
+        };
+        keys.into_iter()
+            .filter_map(|key| {
+                let entry = &mut self.waiting[key];
+                entry.state = State::Disconnected;
+                entry.wake.take()
+            })
+            .collect()
+    }
+}
+
+/// Fires the wake-ups a call collected, after its lock is released.
+fn fire(wakes: impl IntoIterator<Item = Wake>) {
+    wakes.into_iter().for_each(Wake::fire);
+}
+
+/// Takes a blocked call out of the channel if its caller leaves the wait
+/// without doing so itself (a kill or `with_timeout` unwinding out of it): a
+/// receiver passes on an item it was handed, and a sender's item not taken
+/// goes with the unwinding.
+struct Leave<'a, T> {
+    chan: &'a Chan<T>,
+    side: Side,
+    key: usize,
+}
+
+impl<T> Leave<'_, T> {
+    /// The caller takes its entry out itself.
+    fn take(self) -> Entry<T> {
+        let entry = self.chan.lock().unblock(self.side, self.key);
+        std::mem::forget(self);
+        entry
+    }
+}
+
+impl<T> Drop for Leave<'_, T> {
+    fn drop(&mut self) {
+        let mut inner = self.chan.lock();
+        let entry = inner.unblock(self.side, self.key);
+        let mut woken = None;
+        let mut dropped = None;
+        match (self.side, entry.state, entry.item) {
+            // Handed an item it will not take: the next receiver gets it, or
+            // it goes back to the head of the queue.
+            (Side::Recv, State::Granted, Some(item)) => match inner.hand_to_receiver(item) {
+                Ok(wake) => woken = Some(wake),
+                Err(item) => inner.queue.push_front(item),
+            },
+            (_, _, item) => dropped = item,
+        }
+        drop(inner);
+        drop(dropped); // outside the lock: an item's `Drop` is user code
+        drop(entry.wake); // a wake never fired is dropped here, not fired
+        fire(woken);
+    }
+}
+
+/// Parks the caller (a greenlet, a root context or a thread) until its
+/// entry's state is no longer `Waiting`, or until `deadline`.
+fn wait_for<T>(
+    chan: &Chan<T>,
+    key: usize,
+    blocker: &Blocker,
+    deadline: Option<Instant>,
+    what: &'static str,
+) {
+    let passed = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+    match blocker {
+        Blocker::Hub(wait) => {
+            wait.wait_with(
+                what,
+                |waker| deadline.map(|deadline| CancelTimer::wake_at(deadline, waker)),
+                passed,
+            );
+        }
+        Blocker::Thread => {
+            while chan.lock().state(key) == State::Waiting {
+                match deadline {
+                    None => thread::park(),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return;
+                        }
+                        thread::park_timeout(deadline - now);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- the sending side --------------------------------------------------------
+
+/// The sending side of a channel: `Clone`, `Send` and `Sync` for `T: Send`.
+///
+/// When the last `Sender` is dropped the channel is disconnected: receivers
+/// take what is left, then get [`RecvError`].
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = greenlet::channel::unbounded();
+/// let senders: Vec<_> = (0..3)
+///     .map(|n| {
+///         let tx = tx.clone();
+///         std::thread::spawn(move || tx.send(n).unwrap())
+///     })
+///     .collect();
+/// drop(tx);
+/// senders.into_iter().for_each(|s| s.join().unwrap());
+/// let mut got: Vec<i32> = rx.iter().collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2]);
+/// ```
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `item`, waiting while a bounded channel is full (a rendezvous
+    /// channel: until a receiver takes it). Fails, giving the item back, if
+    /// every receiver is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::bounded(0);
+    /// let receiver = greenlet::spawn(move || rx.recv().unwrap());
+    /// tx.send(7).unwrap(); // parks the root until the greenlet takes it
+    /// assert_eq!(receiver.join().unwrap(), 7);
+    /// ```
+    pub fn send(&self, item: T) -> Result<(), SendError<T>> {
+        self.send_until(item, None).map_err(|e| match e {
+            SendTimeoutError::Disconnected(item) | SendTimeoutError::Timeout(item) => {
+                SendError(item)
+            }
+        })
+    }
+
+    /// Sends `item` if that needs no wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::channel::{self, TrySendError};
+    ///
+    /// let (tx, rx) = channel::bounded(1);
+    /// assert_eq!(tx.try_send(1), Ok(()));
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// drop(rx);
+    /// assert_eq!(tx.try_send(3), Err(TrySendError::Disconnected(3)));
+    /// ```
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let (result, woken) = self.chan.lock().try_send(item);
+        fire(woken);
+        result
+    }
+
+    /// [`send`](Self::send), waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenlet::channel::{self, SendTimeoutError};
+    ///
+    /// let (tx, _rx) = channel::bounded(0);
+    /// let sent = tx.send_timeout('x', Duration::from_millis(10));
+    /// assert_eq!(sent, Err(SendTimeoutError::Timeout('x')));
+    /// ```
+    pub fn send_timeout(&self, item: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.send_until(item, Some(deadline)),
+            None => self.send_until(item, None),
+        }
+    }
+
+    /// [`send`](Self::send), waiting at most until `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (tx, rx) = greenlet::channel::bounded(1);
+    /// let deadline = Instant::now() + Duration::from_secs(1);
+    /// assert_eq!(tx.send_deadline(5, deadline), Ok(()));
+    /// assert_eq!(rx.recv(), Ok(5));
+    /// ```
+    pub fn send_deadline(&self, item: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(item, Some(deadline))
+    }
+
+    fn send_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.chan.lock();
+        let item = match inner.try_send(item) {
+            (Ok(()), woken) => {
+                drop(inner);
+                fire(woken);
+                return Ok(());
+            }
+            (Err(TrySendError::Disconnected(item)), _) => {
+                return Err(SendTimeoutError::Disconnected(item));
+            }
+            (Err(TrySendError::Full(item)), _) => item,
+        };
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(SendTimeoutError::Timeout(item));
+        }
+        let (blocker, wake) = Blocker::new();
+        let key = inner.block(Side::Send, Some(item), wake);
+        drop(inner);
+        let leave = Leave {
+            chan: &self.chan,
+            side: Side::Send,
+            key,
+        };
+        wait_for(&self.chan, key, &blocker, deadline, "channel::Sender::send");
+        let entry = leave.take();
+        drop(entry.wake);
+        match (entry.state, entry.item) {
+            (State::Granted, _) => Ok(()),
+            (State::Disconnected, Some(item)) => Err(SendTimeoutError::Disconnected(item)),
+            (State::Waiting, Some(item)) => Err(SendTimeoutError::Timeout(item)),
+            (_, None) => unreachable!("a sender's item is taken only when it is granted"),
+        }
+    }
+
+    /// Items in the channel (not counting those of waiting senders).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = greenlet::channel::unbounded();
+    /// tx.send(()).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
+    /// Whether the channel holds no item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = greenlet::channel::unbounded::<()>();
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a bounded channel holds as many items as it can (a
+    /// rendezvous channel always does; an unbounded one never).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = greenlet::channel::bounded(1);
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.lock().is_full()
+    }
+
+    /// The bound: `None` for an unbounded channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = greenlet::channel::bounded::<u8>(4);
+    /// assert_eq!(tx.capacity(), Some(4));
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.lock().cap
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.chan.lock().senders += 1;
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut inner = self.chan.lock();
+        inner.senders -= 1;
+        let woken = if inner.senders == 0 {
+            inner.disconnect(Side::Recv)
+        } else {
+            Vec::new()
+        };
+        drop(inner);
+        fire(woken);
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Sender { .. }")
+    }
+}
+
+// ---- the receiving side ------------------------------------------------------
+
+/// The receiving side of a channel: `Clone`, `Send` and `Sync` for `T: Send`.
+///
+/// When the last `Receiver` is dropped the channel is disconnected: senders
+/// get their items back in [`SendError`].
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = greenlet::channel::unbounded();
+/// let worker = greenlet::spawn(move || rx.iter().map(|n: u32| n * 2).collect::<Vec<_>>());
+/// for n in 1..=3 {
+///     tx.send(n).unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(worker.join().unwrap(), [2, 4, 6]);
+/// ```
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Takes the next item, waiting while the channel is empty. Fails once
+    /// every sender is gone and the channel is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::unbounded();
+    /// std::thread::spawn(move || tx.send("from a thread").unwrap());
+    /// assert_eq!(rx.recv(), Ok("from a thread"));
+    /// assert!(rx.recv().is_err()); // the sender is gone
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Takes the next item if that needs no wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::channel::{self, TryRecvError};
+    ///
+    /// let (tx, rx) = channel::unbounded();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let (result, woken) = self.chan.lock().try_recv();
+        fire(woken);
+        result
+    }
+
+    /// [`recv`](Self::recv), waiting at most `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenlet::channel::{self, RecvTimeoutError};
+    ///
+    /// let (_tx, rx) = channel::unbounded::<u8>();
+    /// let got = rx.recv_timeout(Duration::from_millis(10));
+    /// assert_eq!(got, Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        match deadline_after(timeout) {
+            Some(deadline) => self.recv_until(Some(deadline)),
+            None => self.recv_until(None),
+        }
+    }
+
+    /// [`recv`](Self::recv), waiting at most until `deadline`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use greenlet::channel::{self, RecvTimeoutError};
+    ///
+    /// let (_tx, rx) = channel::bounded::<u8>(1);
+    /// let deadline = Instant::now() + Duration::from_millis(10);
+    /// assert_eq!(rx.recv_deadline(deadline), Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(deadline))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut inner = self.chan.lock();
+        match inner.try_recv() {
+            (Ok(item), woken) => {
+                drop(inner);
+                fire(woken);
+                return Ok(item);
+            }
+            (Err(TryRecvError::Disconnected), _) => return Err(RecvTimeoutError::Disconnected),
+            (Err(TryRecvError::Empty), _) => {}
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let (blocker, wake) = Blocker::new();
+        let key = inner.block(Side::Recv, None, wake);
+        drop(inner);
+        let leave = Leave {
+            chan: &self.chan,
+            side: Side::Recv,
+            key,
+        };
+        wait_for(
+            &self.chan,
+            key,
+            &blocker,
+            deadline,
+            "channel::Receiver::recv",
+        );
+        let entry = leave.take();
+        drop(entry.wake);
+        match (entry.state, entry.item) {
+            (State::Granted, Some(item)) => Ok(item),
+            (State::Disconnected, _) => Err(RecvTimeoutError::Disconnected),
+            (State::Waiting, _) => Err(RecvTimeoutError::Timeout),
+            (State::Granted, None) => unreachable!("a granted receiver has its item"),
+        }
+    }
+
+    /// A blocking iterator: [`recv`](Self::recv) until the channel is
+    /// disconnected and empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::unbounded();
+    /// std::thread::spawn(move || (1..=4).for_each(|n| tx.send(n).unwrap()));
+    /// assert_eq!(rx.iter().sum::<i32>(), 10);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { receiver: self }
+    }
+
+    /// An iterator over what is there now: [`try_recv`](Self::try_recv)
+    /// until it would wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::unbounded();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { receiver: self }
+    }
+
+    /// Items in the channel (not counting those of waiting senders).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::bounded(2);
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.chan.lock().queue.len()
+    }
+
+    /// Whether the channel holds no item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = greenlet::channel::unbounded::<()>();
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a bounded channel holds as many items as it can.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::bounded(1);
+    /// tx.send(()).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.lock().is_full()
+    }
+
+    /// The bound: `None` for an unbounded channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = greenlet::channel::unbounded::<u8>();
+    /// assert_eq!(rx.capacity(), None);
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.lock().cap
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Receiver<T> {
+        self.chan.lock().receivers += 1;
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut inner = self.chan.lock();
+        inner.receivers -= 1;
+        let woken = if inner.receivers == 0 {
+            inner.disconnect(Side::Send)
+        } else {
+            Vec::new()
+        };
+        drop(inner);
+        fire(woken);
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Receiver { .. }")
+    }
+}
+
+/// [`Receiver::iter`]'s iterator.
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+/// [`Receiver::try_iter`]'s iterator.
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    receiver: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.try_recv().ok()
+    }
+}
+
+/// A receiver as a blocking iterator, by value.
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    receiver: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = greenlet::channel::unbounded();
+    /// tx.send('a').unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.into_iter().collect::<String>(), "a");
+    /// ```
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { receiver: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+// ---- errors -------------------------------------------------------------------
+
+/// [`Sender::send`] failed: every receiver is gone. Holds the item.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = greenlet::channel::unbounded();
+/// drop(rx);
+/// assert_eq!(tx.send(1).unwrap_err().into_inner(), 1);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The item that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenlet::channel::SendError("item");
+    /// assert_eq!(err.into_inner(), "item");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// [`Sender::try_send`] failed. Holds the item.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::channel::TrySendError;
+///
+/// let err = TrySendError::Full(3);
+/// assert!(err.is_full() && !err.is_disconnected());
+/// assert_eq!(err.into_inner(), 3);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The channel is full (a rendezvous channel: no receiver waits).
+    Full(T),
+    /// Every receiver is gone.
+    Disconnected(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The item that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenlet::channel::TrySendError::Disconnected('x');
+    /// assert_eq!(err.into_inner(), 'x');
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(item) | TrySendError::Disconnected(item) => item,
+        }
+    }
+
+    /// Whether the channel was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::TrySendError::Full(()).is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+
+    /// Whether every receiver was gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::TrySendError::Disconnected(()).is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TrySendError::Disconnected(_))
+    }
+}
+
+/// [`Sender::send_timeout`] failed. Holds the item.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::channel::SendTimeoutError;
+///
+/// let err = SendTimeoutError::Timeout(1);
+/// assert!(err.is_timeout());
+/// assert_eq!(err.into_inner(), 1);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SendTimeoutError<T> {
+    /// The time ran out while the channel was full.
+    Timeout(T),
+    /// Every receiver is gone.
+    Disconnected(T),
+}
+
+impl<T> SendTimeoutError<T> {
+    /// The item that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = greenlet::channel::SendTimeoutError::Disconnected(2);
+    /// assert_eq!(err.into_inner(), 2);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            SendTimeoutError::Timeout(item) | SendTimeoutError::Disconnected(item) => item,
+        }
+    }
+
+    /// Whether the time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::SendTimeoutError::Timeout(()).is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SendTimeoutError::Timeout(_))
+    }
+
+    /// Whether every receiver was gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::channel::SendTimeoutError;
+    /// assert!(SendTimeoutError::Disconnected(()).is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, SendTimeoutError::Disconnected(_))
+    }
+}
+
+/// [`Receiver::recv`] failed: the channel is empty and every sender is gone.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = greenlet::channel::unbounded::<()>();
+/// drop(tx);
+/// assert_eq!(rx.recv(), Err(greenlet::channel::RecvError));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvError;
+
+/// [`Receiver::try_recv`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::channel::TryRecvError;
+///
+/// assert!(TryRecvError::Empty.is_empty());
+/// assert!(TryRecvError::Disconnected.is_disconnected());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// The channel is empty.
+    Empty,
+    /// The channel is empty and every sender is gone.
+    Disconnected,
+}
+
+impl TryRecvError {
+    /// Whether the channel was empty (with senders left).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::TryRecvError::Empty.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        matches!(self, TryRecvError::Empty)
+    }
+
+    /// Whether every sender was gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::TryRecvError::Disconnected.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, TryRecvError::Disconnected)
+    }
+}
+
+/// [`Receiver::recv_timeout`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::channel::RecvTimeoutError;
+///
+/// assert!(RecvTimeoutError::Timeout.is_timeout());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvTimeoutError {
+    /// The time ran out while the channel was empty.
+    Timeout,
+    /// The channel is empty and every sender is gone.
+    Disconnected,
+}
+
+impl RecvTimeoutError {
+    /// Whether the time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(greenlet::channel::RecvTimeoutError::Timeout.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, RecvTimeoutError::Timeout)
+    }
+
+    /// Whether every sender was gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::channel::RecvTimeoutError;
+    /// assert!(RecvTimeoutError::Disconnected.is_disconnected());
+    /// ```
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, RecvTimeoutError::Disconnected)
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("SendError { .. }")
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.pad("Full(..)"),
+            TrySendError::Disconnected(_) => f.pad("Disconnected(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.pad("Timeout(..)"),
+            SendTimeoutError::Disconnected(_) => f.pad("Disconnected(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("sending on a disconnected channel")
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.pad("sending on a full channel"),
+            TrySendError::Disconnected(_) => f.pad("sending on a disconnected channel"),
+        }
+    }
+}
+
+impl<T> fmt::Display for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.pad("timed out waiting on send operation"),
+            SendTimeoutError::Disconnected(_) => f.pad("sending on a disconnected channel"),
+        }
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("receiving on an empty and disconnected channel")
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.pad("receiving on an empty channel"),
+            TryRecvError::Disconnected => f.pad("receiving on an empty and disconnected channel"),
+        }
+    }
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvTimeoutError::Timeout => f.pad("timed out waiting on receive operation"),
+            RecvTimeoutError::Disconnected => f.pad("channel is empty and disconnected"),
+        }
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+impl<T> std::error::Error for TrySendError<T> {}
+impl<T> std::error::Error for SendTimeoutError<T> {}
+impl std::error::Error for RecvError {}
+impl std::error::Error for TryRecvError {}
+impl std::error::Error for RecvTimeoutError {}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(SendError(item): SendError<T>) -> TrySendError<T> {
+        TrySendError::Disconnected(item)
+    }
+}
+
+impl<T> From<SendError<T>> for SendTimeoutError<T> {
+    fn from(SendError(item): SendError<T>) -> SendTimeoutError<T> {
+        SendTimeoutError::Disconnected(item)
+    }
+}
+
+impl From<RecvError> for TryRecvError {
+    fn from(_: RecvError) -> TryRecvError {
+        TryRecvError::Disconnected
+    }
+}
+
+impl From<RecvError> for RecvTimeoutError {
+    fn from(_: RecvError) -> RecvTimeoutError {
+        RecvTimeoutError::Disconnected
+    }
+}
