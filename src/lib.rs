@@ -201,7 +201,7 @@
 pub mod channel;
 pub mod event;
 mod greenlet;
-mod hub;
+pub mod hub;
 pub mod local;
 pub mod lock;
 #[cfg(all(feature = "hook", target_os = "linux"))]
@@ -210,6 +210,7 @@ pub mod net;
 pub mod pool;
 pub mod queue;
 mod reactor;
+mod remote;
 pub mod server;
 mod sys;
 pub mod threadpool;
@@ -220,6 +221,7 @@ pub use greenlet::{
     Builder, DEFAULT_STACK_SIZE, Greenlet, GreenletId, JoinError, StackKind, joinall, killall,
     spawn, spawn_later,
 };
+pub use remote::RemoteGreenlet;
 pub use time::{Elapsed, sleep, with_timeout, yield_now};
 
 /// Counts describing this thread's hub, from [`stats`].

@@ -1,36 +1,61 @@
-//! The per-thread hub, the bottom layer: the run queue, switching, the loop,
-//! and park / wake / interrupt.
+//! Hubs across threads: a [`Handle`] to a thread's hub, from [`current`] or
+//! [`spawn_thread`], lets any thread run a closure as a greenlet there
+//! ([`Handle::spawn`]) and join or kill it ([`RemoteGreenlet`]).
 //!
-//! There is one hub per OS thread, made on first use. It has no thread of its
-//! own: the loop runs on the root context's stack while the root is blocked
-//! (as gevent's main greenlet does), resuming greenlets one after another.
-//! A greenlet that blocks suspends back into the loop; waking it puts it at
-//! the back of the run queue. One turn of the loop:
+//! There is one hub per OS thread, made on first use, and greenlets never
+//! move between threads: a program uses more cores by running a hub on each
+//! (one `spawn_thread` per core) and sharing work through
+//! [`channel`](crate::channel)s or by spawning on a handle.
 //!
-//! 1. run the greenlet at the front of the run queue until it switches out;
-//! 2. every [`CHECK_INTERVAL`] turns, every millisecond (see [`ticker`]),
-//!    and whenever the run queue is empty, let the drivers fire what is due
-//!    and (if anything is registered) poll IO;
-//! 3. with nothing runnable, wait in `mio::Poll::poll` until the nearest
-//!    deadline, or report a deadlock if nothing at all can wake the root.
+//! [`RemoteGreenlet`]: crate::RemoteGreenlet
 //!
-//! The hub knows no sockets, no meaning of a timer, no stack or pool: timers
-//! and the reactor reach it through [`Driver`], greenlets through [`Task`].
-//! It owns the task state ([`task`]), the one [`WaitList`], the poller (as
-//! the thread's way to sleep) and cross-thread wake-ups ([`ExternalWaker`]).
-//! It uses only `crate::sys`.
+//! # Examples
 //!
-//! A switch makes no system call and no allocation.
-//!
-//! The hub must not call user code while it holds a `RefCell` borrow of its
-//! own state: user code may spawn, wake or kill, which borrows it again.
+//! ```
+//! let hubs: Vec<_> = (0..2)
+//!     .map(|i| greenlet::hub::spawn_thread(&format!("hub-{i}")).unwrap())
+//!     .collect();
+//! let jobs: Vec<_> = (0..8u64).map(|n| hubs[n as usize % 2].spawn(move || n * 10)).collect();
+//! let total: u64 = jobs.into_iter().map(|g| g.join().unwrap()).sum();
+//! assert_eq!(total, 280);
+//! ```
+
+// The per-thread hub, the bottom layer: the run queue, switching, the loop,
+// and park / wake / interrupt.
+//
+// There is one hub per OS thread, made on first use. It has no thread of its
+// own: the loop runs on the root context's stack while the root is blocked
+// (as gevent's main greenlet does), resuming greenlets one after another.
+// A greenlet that blocks suspends back into the loop; waking it puts it at
+// the back of the run queue. One turn of the loop:
+//
+// 1. run the greenlet at the front of the run queue until it switches out;
+// 2. every [`CHECK_INTERVAL`] turns, every millisecond (see [`ticker`]),
+//    and whenever the run queue is empty, let the drivers fire what is due
+//    and (if anything is registered) poll IO;
+// 3. with nothing runnable, wait in `mio::Poll::poll` until the nearest
+//    deadline, or report a deadlock if nothing at all can wake the root.
+//
+// The hub knows no sockets, no meaning of a timer, no stack or pool: timers
+// and the reactor reach it through [`Driver`], greenlets through [`Task`].
+// It owns the task state ([`task`]), the one [`WaitList`], the poller (as
+// the thread's way to sleep) and cross-thread wake-ups ([`ExternalWaker`]).
+// It uses only `crate::sys`.
+//
+// A switch makes no system call and no allocation.
+//
+// The hub must not call user code while it holds a `RefCell` borrow of its
+// own state: user code may spawn, wake or kill, which borrows it again.
 
 mod driver;
+mod handle;
 mod task;
 mod ticker;
 mod wait_list;
 
 pub(crate) use driver::Driver;
+pub(crate) use handle::Job;
+pub use handle::{Handle, current, spawn_thread};
 pub(crate) use wait_list::{WaitList, Waiter};
 
 pub(crate) use task::{
@@ -47,6 +72,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -94,6 +120,11 @@ pub(crate) struct Hub {
     external_pending: Cell<usize>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
+    /// The root context, waiting in [`Hub::run_until_idle`].
+    idle_waiter: Cell<Option<Waker>>,
+    /// Set when [`Hub::run_until_idle`]'s wait ends because the greenlets
+    /// left can never be woken.
+    idle_stuck: Cell<bool>,
     /// Unique among the hubs of the process (a thread may get a second one
     /// while it exits), so a registration knows its own.
     serial: u64,
@@ -235,7 +266,24 @@ struct Remote {
     /// Wake-ups left by [`ExternalWaker`]s: one message per waker, with the
     /// task to wake if it was parked by then.
     wakers: Mutex<Vec<Option<Waker>>>,
+    /// Work from [`Handle::submit`], run by the loop; `None` once the hub
+    /// has shut down.
+    jobs: Mutex<Option<Vec<Job>>>,
+    /// `jobs` is not `None` yet (read without the lock on every check).
+    open: AtomicBool,
+    /// [`Handle`]s alive: while there are any, another thread may bring work.
+    handles: AtomicUsize,
+    /// Fired when the last [`Handle`] is dropped (set by `spawn_thread`).
+    on_last_handle: Mutex<Option<ExternalWaker>>,
     poll_waker: mio::Waker,
+}
+
+impl Remote {
+    /// Whether another thread may still hand this hub work.
+    fn may_bring_work(&self) -> bool {
+        self.handles.load(std::sync::atomic::Ordering::Acquire) > 0
+            && self.open.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// What an [`ExternalWaker`] and its [`ExternalWait`] share.
@@ -443,8 +491,14 @@ impl Hub {
             events: RefCell::new(mio::Events::with_capacity(1024)),
             remote: Arc::new(Remote {
                 wakers: Mutex::new(Vec::new()),
+                jobs: Mutex::new(Some(Vec::new())),
+                open: AtomicBool::new(true),
+                handles: AtomicUsize::new(0),
+                on_last_handle: Mutex::new(None),
                 poll_waker: waker,
             }),
+            idle_waiter: Cell::new(None),
+            idle_stuck: Cell::new(false),
             external_pending: Cell::new(0),
             looping: Cell::new(false),
             serial: {
@@ -797,6 +851,11 @@ impl Hub {
         let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
         header.joiners.grant_all(|| ());
         drop(removed);
+        if self.tasks.borrow().is_empty()
+            && let Some(waker) = self.idle_waiter.take()
+        {
+            self.wake(&waker);
+        }
     }
 
     /// Wakes what is due (delayed starts, the drivers' timers) and polls IO.
@@ -810,6 +869,13 @@ impl Hub {
         if idle {
             let deadline = self.next_deadline();
             if deadline.is_none() && !self.can_wake() {
+                // The root waits for the greenlets to end, and they never
+                // will: that wait is over.
+                if let Some(waker) = self.idle_waiter.take() {
+                    self.idle_stuck.set(true);
+                    self.wake(&waker);
+                    return;
+                }
                 self.deadlock();
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -866,7 +932,9 @@ impl Hub {
     }
 
     fn wants_poll(&self) -> bool {
-        self.external_pending.get() > 0 || self.drivers.borrow().iter().any(|d| d.wants_poll())
+        self.external_pending.get() > 0
+            || self.drivers.borrow().iter().any(|d| d.wants_poll())
+            || self.remote.may_bring_work()
     }
 
     fn poll_io(&self, timeout: Option<Duration>) {
@@ -897,6 +965,31 @@ impl Hub {
             .set(self.external_pending.get() - wakers.len());
         for waker in wakers.iter().flatten() {
             self.wake(waker);
+        }
+        // Jobs run with no borrow of the hub held: they spawn greenlets.
+        let jobs = self
+            .remote
+            .jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        for job in jobs {
+            job();
+        }
+    }
+
+    /// Runs the hub in the root context until no greenlet is left, or until
+    /// those left can never be woken (the thread's exit unwinds them): the
+    /// end of a [`spawn_thread`] thread.
+    pub(crate) fn run_until_idle(&self) {
+        loop {
+            if self.tasks.borrow().is_empty() || self.idle_stuck.take() {
+                return;
+            }
+            self.idle_waiter.set(Some(current_waker()));
+            park(WaitOn::Named("hub::spawn_thread"));
         }
     }
 
@@ -943,6 +1036,34 @@ impl Hub {
     /// swallowing the kill) are left, leaking their stacks; that is logged.
     /// Nothing here may unwind: a panic in a thread-local destructor aborts.
     fn shut_down(&self) {
+        // No more work from other threads: what is queued is dropped (a
+        // greenlet spawned through a handle is reported killed), and handles
+        // no longer keep the loop waiting.
+        let jobs = {
+            let mut jobs = self
+                .remote
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.remote
+                .open
+                .store(false, std::sync::atomic::Ordering::Release);
+            jobs.take()
+        };
+        let last_handle = self
+            .remote
+            .on_last_handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            drop(jobs);
+            drop(last_handle);
+        }));
+        if dropped.is_err() {
+            log::error!(target: "greenlet",
+                "dropping work handed to a hub panicked as its thread exited");
+        }
         let dropped = panic::catch_unwind(panic::AssertUnwindSafe(|| {
             self.root.header().drop_locals();
         }));
@@ -997,6 +1118,7 @@ impl Hub {
         !self.delayed.borrow().is_empty()
             || self.external_pending.get() > 0
             || self.drivers.borrow().iter().any(|d| d.can_wake())
+            || self.remote.may_bring_work()
     }
 
     // ---- diagnostics -------------------------------------------------------
