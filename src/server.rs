@@ -20,6 +20,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::channel;
 use crate::event::Event;
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::pool::Group;
@@ -91,7 +95,14 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct StreamServer {
-    inner: Rc<Inner>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// Served by this thread's hub.
+    One(Rc<Inner>),
+    /// Served by worker threads, one hub and one listener each.
+    Workers(Workers),
 }
 
 struct Inner {
@@ -103,6 +114,8 @@ struct Inner {
     stop_timeout: Cell<Duration>,
     connections: Group,
     active: Cell<usize>,
+    /// A worker's count of `active`, for the server that started it.
+    published: Option<Arc<AtomicUsize>>,
     stopped: Cell<bool>,
     serving: Cell<bool>,
     /// Set when the accept loop has returned (and dropped its listener).
@@ -134,21 +147,107 @@ impl StreamServer {
         F: Fn(TcpStream, SocketAddr) + 'static,
     {
         let listener = TcpListener::bind(addr)?;
+        StreamServer::serving(listener, Rc::new(handler), None)
+    }
+
+    /// A server of `listener` on this thread's hub.
+    fn serving(
+        listener: TcpListener,
+        handler: Rc<Handler>,
+        published: Option<Arc<AtomicUsize>>,
+    ) -> io::Result<StreamServer> {
         let local_addr = listener.local_addr()?;
         Ok(StreamServer {
-            inner: Rc::new(Inner {
+            kind: Kind::One(Rc::new(Inner {
                 listener: RefCell::new(Some(Rc::new(listener))),
                 local_addr,
-                handler: Rc::new(handler),
+                handler,
                 max_connections: Cell::new(usize::MAX),
                 stop_timeout: Cell::new(DEFAULT_STOP_TIMEOUT),
                 connections: Group::new(),
                 active: Cell::new(0),
+                published,
                 stopped: Cell::new(false),
                 serving: Cell::new(false),
                 loop_exited: Event::new(),
                 loop_wait: WaitList::new(),
-            }),
+            })),
+        })
+    }
+
+    /// Binds `addr` once per worker, each time with `SO_REUSEPORT`, and
+    /// prepares `workers` threads to serve it, each with a hub of its own,
+    /// its own listener and its own handler, made on that thread by
+    /// `make_handler` (so a handler may keep state that is not `Send`, and
+    /// needs no lock: its connections all run on its thread). Linux spreads
+    /// new connections over the workers by a hash of their addresses.
+    ///
+    /// The server is used as one made by [`bind`](StreamServer::bind):
+    /// nothing is accepted until [`serve_forever`](StreamServer::serve_forever)
+    /// or [`start`](StreamServer::start); [`max_connections`](StreamServer::max_connections)
+    /// applies to each worker; [`stop`](StreamServer::stop) stops every worker
+    /// and returns when all have stopped, and so does `serve_forever`.
+    /// [`connections`](StreamServer::connections) counts them all.
+    ///
+    /// Greenlets never move between threads: what the connections of
+    /// different workers share goes through a [`channel`] or
+    /// `Send + Sync` state of `make_handler`'s own.
+    ///
+    /// # Errors
+    ///
+    /// Binding fails (the first error, from any worker's listener), or a
+    /// worker thread cannot be started.
+    ///
+    /// # Panics
+    ///
+    /// If `workers` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use greenlet::net::TcpStream;
+    /// use greenlet::server::StreamServer;
+    ///
+    /// let server = StreamServer::bind_workers("127.0.0.1:0", 2, || {
+    ///     // Made once on each worker's thread.
+    ///     let worker = std::thread::current().name().unwrap_or("?").to_string();
+    ///     move |mut stream: TcpStream, _peer| {
+    ///         let _ = stream.write_all(worker.as_bytes());
+    ///     }
+    /// })?;
+    /// server.start();
+    /// let mut reply = String::new();
+    /// TcpStream::connect(server.local_addr()?)?.read_to_string(&mut reply)?;
+    /// assert!(reply.starts_with("StreamServer worker"));
+    /// server.stop();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(target_os = "linux")]
+    pub fn bind_workers<A, M, H>(
+        addr: A,
+        workers: usize,
+        make_handler: M,
+    ) -> io::Result<StreamServer>
+    where
+        A: ToSocketAddrs,
+        M: Fn() -> H + Send + Sync + 'static,
+        H: Fn(TcpStream, SocketAddr) + 'static,
+    {
+        assert!(
+            workers > 0,
+            "StreamServer::bind_workers: at least one worker is needed"
+        );
+        // The first listener picks the port (if `addr` asks for 0); the
+        // others bind exactly where it did.
+        let first = crate::net::each_listen_addr(&addr, crate::net::reuseport_listener)?;
+        let local_addr = first.local_addr()?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(crate::net::reuseport_listener(local_addr)?);
+        }
+        Workers::start(local_addr, listeners, Arc::new(make_handler)).map(|workers| StreamServer {
+            kind: Kind::Workers(workers),
         })
     }
 
@@ -171,7 +270,10 @@ impl StreamServer {
             n > 0,
             "StreamServer::max_connections: at least one connection must be allowed"
         );
-        self.inner.max_connections.set(n);
+        match &self.kind {
+            Kind::One(inner) => inner.max_connections.set(n),
+            Kind::Workers(workers) => workers.max_connections.set(n),
+        }
         self
     }
 
@@ -189,7 +291,10 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop_timeout(self, timeout: Duration) -> StreamServer {
-        self.inner.stop_timeout.set(timeout);
+        match &self.kind {
+            Kind::One(inner) => inner.stop_timeout.set(timeout),
+            Kind::Workers(workers) => workers.stop_timeout.set(timeout),
+        }
         self
     }
 
@@ -203,7 +308,10 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.inner.local_addr)
+        Ok(match &self.kind {
+            Kind::One(inner) => inner.local_addr,
+            Kind::Workers(workers) => workers.local_addr,
+        })
     }
 
     /// The connections being served now.
@@ -216,7 +324,14 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connections(&self) -> usize {
-        self.inner.active.get()
+        match &self.kind {
+            Kind::One(inner) => inner.active.get(),
+            Kind::Workers(workers) => workers
+                .active
+                .iter()
+                .map(|active| active.load(Ordering::Relaxed))
+                .sum(),
+        }
     }
 
     /// Accepts and serves connections until [`stop`](StreamServer::stop) is
@@ -246,11 +361,19 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn serve_forever(&self) {
-        assert!(
-            !self.inner.serving.replace(true),
-            "StreamServer::serve_forever: the server is already serving"
-        );
-        self.inner.serve();
+        match &self.kind {
+            Kind::One(inner) => {
+                assert!(
+                    !inner.serving.replace(true),
+                    "StreamServer::serve_forever: the server is already serving"
+                );
+                inner.serve();
+            }
+            Kind::Workers(workers) => {
+                workers.go("StreamServer::serve_forever");
+                workers.wait_ended();
+            }
+        }
     }
 
     /// Serves in a background greenlet and returns at once.
@@ -277,11 +400,15 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn start(&self) {
+        let inner = match &self.kind {
+            Kind::One(inner) => inner,
+            Kind::Workers(workers) => return workers.go("StreamServer::start"),
+        };
         assert!(
-            !self.inner.serving.replace(true),
+            !inner.serving.replace(true),
             "StreamServer::start: the server is already serving"
         );
-        let inner = self.inner.clone();
+        let inner = inner.clone();
         // Detached: `stop` waits for the loop through `loop_exited`.
         crate::Builder::new()
             .name("StreamServer")
@@ -309,7 +436,10 @@ impl StreamServer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self) {
-        let inner = &self.inner;
+        let inner = match &self.kind {
+            Kind::One(inner) => inner,
+            Kind::Workers(workers) => return workers.stop(),
+        };
         if inner.stopped.replace(true) {
             return;
         }
@@ -375,6 +505,9 @@ impl Inner {
 
     fn serve_connection(self: &Rc<Inner>, stream: TcpStream, peer: SocketAddr) {
         self.active.set(self.active.get() + 1);
+        if let Some(published) = &self.published {
+            published.fetch_add(1, Ordering::Relaxed);
+        }
         let slot = Slot(self.clone());
         let handler = self.handler.clone();
         self.connections.spawn(move || {
@@ -411,6 +544,9 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let inner = &self.0;
         inner.active.set(inner.active.get() - 1);
+        if let Some(published) = &inner.published {
+            published.fetch_sub(1, Ordering::Relaxed);
+        }
         // A closed connection may also end a descriptor shortage.
         inner.wake_loop();
     }
@@ -428,10 +564,156 @@ impl Drop for ExitLoop<'_> {
 
 impl fmt::Debug for StreamServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamServer")
-            .field("local_addr", &self.inner.local_addr)
-            .field("connections", &self.inner.active.get())
-            .field("stopped", &self.inner.stopped.get())
-            .finish()
+        let mut out = f.debug_struct("StreamServer");
+        out.field("local_addr", &self.local_addr().ok())
+            .field("connections", &self.connections());
+        match &self.kind {
+            Kind::One(inner) => out.field("stopped", &inner.stopped.get()),
+            Kind::Workers(workers) => out
+                .field("workers", &workers.active.len())
+                .field("stopped", &workers.stopped.get()),
+        };
+        out.finish()
+    }
+}
+
+// ---- worker threads ----------------------------------------------------------
+
+/// What a worker needs to start serving; dropping the sender unstarted
+/// means stop.
+#[derive(Clone, Copy)]
+struct Go {
+    max_connections: usize,
+    stop_timeout: Duration,
+}
+
+/// A server's worker threads, as [`StreamServer::bind_workers`] made them.
+struct Workers {
+    local_addr: SocketAddr,
+    max_connections: Cell<usize>,
+    stop_timeout: Cell<Duration>,
+    /// One per worker: sent [`Go`] once, then dropped.
+    go: RefCell<Vec<channel::Sender<Go>>>,
+    /// Dropped by `stop`: every worker's stopper sees the channel close.
+    stop: RefCell<Option<channel::Sender<()>>>,
+    /// Closed when every worker thread has ended (each holds a sender).
+    ended: channel::Receiver<()>,
+    active: Vec<Arc<AtomicUsize>>,
+    started: Cell<bool>,
+    stopped: Cell<bool>,
+}
+
+impl Workers {
+    #[cfg(target_os = "linux")]
+    fn start<M, H>(
+        local_addr: SocketAddr,
+        listeners: Vec<std::net::TcpListener>,
+        make_handler: Arc<M>,
+    ) -> io::Result<Workers>
+    where
+        M: Fn() -> H + Send + Sync + 'static,
+        H: Fn(TcpStream, SocketAddr) + 'static,
+    {
+        let (stop, stopping) = channel::bounded::<()>(0);
+        let (ended_tx, ended) = channel::bounded::<()>(0);
+        let mut go = Vec::new();
+        let mut active = Vec::new();
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let (go_tx, go_rx) = channel::bounded::<Go>(1);
+            let published = Arc::new(AtomicUsize::new(0));
+            let (make_handler, stopping, ended_tx) =
+                (make_handler.clone(), stopping.clone(), ended_tx.clone());
+            let counter = published.clone();
+            std::thread::Builder::new()
+                .name(format!("StreamServer worker {index}"))
+                .spawn(move || {
+                    let _ended = ended_tx; // dropped as the thread ends
+                    let Ok(go) = go_rx.recv() else {
+                        return; // stopped before it started
+                    };
+                    let served = TcpListener::from_std(listener).and_then(|listener| {
+                        let handler = make_handler();
+                        StreamServer::serving(listener, Rc::new(handler), Some(counter))
+                    });
+                    let server = match served {
+                        Ok(server) => Rc::new(
+                            server
+                                .max_connections(go.max_connections)
+                                .stop_timeout(go.stop_timeout),
+                        ),
+                        Err(e) => {
+                            log::error!(target: "greenlet",
+                                "StreamServer {local_addr}: worker {index} cannot serve: {e}");
+                            return;
+                        }
+                    };
+                    let stopper = {
+                        let server = server.clone();
+                        crate::spawn(move || {
+                            let _ = stopping.recv(); // ends when `stop` drops the sender
+                            server.stop();
+                        })
+                    };
+                    server.serve_forever();
+                    let _ = stopper.join();
+                })?;
+            go.push(go_tx);
+            active.push(published);
+        }
+        Ok(Workers {
+            local_addr,
+            max_connections: Cell::new(usize::MAX),
+            stop_timeout: Cell::new(DEFAULT_STOP_TIMEOUT),
+            go: RefCell::new(go),
+            stop: RefCell::new(Some(stop)),
+            ended,
+            active,
+            started: Cell::new(false),
+            stopped: Cell::new(false),
+        })
+    }
+
+    /// Lets every worker start serving.
+    fn go(&self, caller: &str) {
+        assert!(
+            !self.started.replace(true),
+            "{caller}: the server is already serving"
+        );
+        let go = Go {
+            max_connections: self.max_connections.get(),
+            stop_timeout: self.stop_timeout.get(),
+        };
+        for worker in self.go.take() {
+            let _ = worker.send(go); // a worker that could not start is gone
+        }
+    }
+
+    /// Waits until every worker thread has ended.
+    fn wait_ended(&self) {
+        while self.ended.recv().is_ok() {}
+    }
+
+    fn stop(&self) {
+        if self.stopped.replace(true) {
+            return;
+        }
+        // Workers not started yet end at once; the others stop their servers.
+        self.go.take();
+        drop(self.stop.take());
+        self.wait_ended();
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if !self.started.get() {
+            // Never started: the threads end with the handle.
+            self.stop();
+        } else if !self.stopped.get() {
+            // Started: it serves on until the process ends, as a started
+            // one-hub server serves on without its handle. Dropping the
+            // sender would stop the workers.
+            std::mem::forget(self.stop.take());
+        }
     }
 }

@@ -69,7 +69,10 @@ pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 
+pub(crate) use resolver::each_addr as each_listen_addr;
 use resolver::{each_addr, resolve};
+#[cfg(target_os = "linux")]
+pub(crate) use tcp::reuseport_listener;
 
 /// The accept queue that our listeners' `bind` asks for. mio's `bind`, like
 /// std's, listens with 128 (for TCP), which a burst of connects overflows:

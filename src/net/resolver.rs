@@ -84,7 +84,7 @@ fn no_addresses() -> io::Error {
 
 /// Tries `f` on each address of `addr` in turn; the first success, or the
 /// last error.
-pub(super) fn each_addr<A, T>(
+pub(crate) fn each_addr<A, T>(
     addr: &A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T>

@@ -12,6 +12,21 @@ use crate::time::deadline_after;
 
 use super::{LISTEN_BACKLOG, ToSocketAddrs, each_addr};
 
+/// A non-blocking std listener on `addr` with `SO_REUSEADDR` (as std's
+/// `bind` sets it) and `SO_REUSEPORT`, listening with our backlog: for a
+/// hub on another thread to take in with `from_std`.
+#[cfg(target_os = "linux")]
+pub(crate) fn reuseport_listener(addr: SocketAddr) -> io::Result<net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// A TCP socket server, listening for connections: `std::net::TcpListener`
 /// whose `accept` parks only the calling greenlet.
 ///
@@ -59,6 +74,41 @@ impl TcpListener {
             let listener = mio::net::TcpListener::bind(addr)?;
             sys::set_backlog(listener.as_fd(), LISTEN_BACKLOG)?;
             TcpListener::from_nonblocking(listener)
+        })
+    }
+
+    /// Binds to `addr` (the first of its addresses that works) with
+    /// `SO_REUSEPORT` set, and listens: several such listeners, in one
+    /// process or several, may share the port, and Linux spreads incoming
+    /// connections over them by a hash of each connection's addresses. One
+    /// listener per hub thread, each accepting only its own share, serves a
+    /// port on every core without passing connections between threads
+    /// (what [`StreamServer::bind_workers`] does).
+    ///
+    /// Every listener sharing the port must set the option, and (for
+    /// safety) all must belong to the same user. Port 0 picks a free port
+    /// for the first listener; bind the others to its
+    /// [`local_addr`](TcpListener::local_addr).
+    ///
+    /// [`StreamServer::bind_workers`]: crate::server::StreamServer::bind_workers
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use greenlet::net::TcpListener;
+    ///
+    /// let first = TcpListener::bind_reuseport("127.0.0.1:0")?;
+    /// let addr = first.local_addr()?;
+    /// let second = TcpListener::bind_reuseport(addr)?; // the same port
+    /// assert_eq!(second.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(target_os = "linux")]
+    pub fn bind_reuseport<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        each_addr(&addr, |addr| {
+            TcpListener::from_nonblocking(mio::net::TcpListener::from_std(reuseport_listener(
+                addr,
+            )?))
         })
     }
 

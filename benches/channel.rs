@@ -1,0 +1,296 @@
+//! `greenlet::channel` between threads, each figure beside its bar in the
+//! same run:
+//! - `channel_ping_pong`: one round trip (an item sent to a peer parked on
+//!   the channel, and sent back on a second channel to the sender, parked in
+//!   its turn), per iteration. `greenlet_two_hubs`: a greenlet on each of two
+//!   OS threads, so both waits park a greenlet on its hub and every wake-up
+//!   crosses threads (the hub's poller); against `std_mpsc_two_threads` (two
+//!   plain threads, `std::sync::mpsc::channel`) and `tokio_mpsc_two_runtimes`
+//!   (a task on each of two `current_thread` runtimes, on two OS threads,
+//!   `tokio::sync::mpsc::unbounded_channel`); target: greenlet ≤ tokio.
+//!   `greenlet_one_hub` (both greenlets on one hub: no thread crossing) is
+//!   there for scale. Every channel is unbounded (at most one item is ever in
+//!   flight); the threads are set up before the timing and torn down after.
+//! - `channel_throughput`: 10 million `u64`s from one producer thread (a
+//!   plain thread, no greenlets) to one consumer, per batch; criterion's
+//!   figures are per item (`Throughput::Elements`).
+//!   `greenlet_producer_thread_to_hub`: the consumer is a greenlet on another
+//!   thread's hub; against `crossbeam_two_threads`: crossbeam-channel between
+//!   two plain threads; target: greenlet ≤ crossbeam. Both with the same
+//!   channel kind: `bounded_1024` and `unbounded`.
+//!
+//! Run: `cargo bench --bench channel`; one group: `cargo bench --bench
+//! channel -- '^channel_ping_pong/'` (a filter is a regex over
+//! `group/function`).
+//!
+//! The tokio runtimes are built as `#[tokio::main(flavor = "current_thread")]`
+//! builds one, with the IO and time drivers on (the hub always has its
+//! poller), and the ping-pong runs in spawned tasks, as it runs in spawned
+//! greenlets.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use greenlet::channel;
+
+/// A tokio runtime as `#[tokio::main(flavor = "current_thread")]` makes it.
+fn tokio_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `main` and `peer` on two new OS threads; returns what `main` timed.
+/// `main` must end `peer` (by dropping its sender) before returning.
+fn on_two_threads(
+    main: impl FnOnce() -> Duration + Send + 'static,
+    peer: impl FnOnce() + Send + 'static,
+) -> Duration {
+    let peer = thread::spawn(peer);
+    let main = thread::spawn(main);
+    let elapsed = main.join().unwrap();
+    peer.join().unwrap();
+    elapsed
+}
+
+/// The ping side of a ping-pong over greenlet channels: one untimed round
+/// trip (the peer is up), then `iters` timed ones. Dropping `ping` at the
+/// end disconnects the peer's loop.
+fn greenlet_ping(
+    iters: u64,
+    ping: channel::Sender<u64>,
+    pong: channel::Receiver<u64>,
+) -> impl FnOnce() -> Duration {
+    move || {
+        ping.send(u64::MAX).unwrap();
+        pong.recv().unwrap();
+        let start = Instant::now();
+        for i in 0..iters {
+            ping.send(i).unwrap();
+            black_box(pong.recv().unwrap());
+        }
+        start.elapsed()
+    }
+}
+
+/// The pong side: sends back every item until the ping side is gone.
+fn greenlet_pong(ping: channel::Receiver<u64>, pong: channel::Sender<u64>) -> impl FnOnce() {
+    move || {
+        for v in ping.iter() {
+            pong.send(v).unwrap();
+        }
+    }
+}
+
+/// `iters` round trips between greenlets on two hubs (two OS threads).
+fn greenlet_two_hubs(iters: u64) -> Duration {
+    let (ping_tx, ping_rx) = channel::unbounded();
+    let (pong_tx, pong_rx) = channel::unbounded();
+    let main = greenlet_ping(iters, ping_tx, pong_rx);
+    let peer = greenlet_pong(ping_rx, pong_tx);
+    on_two_threads(
+        move || greenlet::spawn(main).join().unwrap(),
+        move || greenlet::spawn(peer).join().unwrap(),
+    )
+}
+
+/// `iters` round trips between two greenlets of one hub (a new OS thread's).
+fn greenlet_one_hub(iters: u64) -> Duration {
+    let (ping_tx, ping_rx) = channel::unbounded();
+    let (pong_tx, pong_rx) = channel::unbounded();
+    let main = greenlet_ping(iters, ping_tx, pong_rx);
+    let peer = greenlet_pong(ping_rx, pong_tx);
+    thread::spawn(move || {
+        let peer = greenlet::spawn(peer);
+        let elapsed = greenlet::spawn(main).join().unwrap();
+        peer.join().unwrap();
+        elapsed
+    })
+    .join()
+    .unwrap()
+}
+
+/// `iters` round trips between two plain threads over `std::sync::mpsc`.
+fn std_mpsc_two_threads(iters: u64) -> Duration {
+    let (ping, ping_rx) = mpsc::channel::<u64>();
+    let (pong_tx, pong) = mpsc::channel::<u64>();
+    on_two_threads(
+        move || {
+            ping.send(u64::MAX).unwrap();
+            pong.recv().unwrap();
+            let start = Instant::now();
+            for i in 0..iters {
+                ping.send(i).unwrap();
+                black_box(pong.recv().unwrap());
+            }
+            start.elapsed()
+        },
+        move || {
+            for v in ping_rx {
+                pong_tx.send(v).unwrap();
+            }
+        },
+    )
+}
+
+/// `iters` round trips between tasks of two `current_thread` runtimes (two
+/// OS threads) over `tokio::sync::mpsc`.
+fn tokio_mpsc_two_runtimes(iters: u64) -> Duration {
+    let (ping, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let (pong_tx, mut pong) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    on_two_threads(
+        move || {
+            let runtime = tokio_current_thread();
+            runtime.block_on(async move {
+                tokio::spawn(async move {
+                    ping.send(u64::MAX).unwrap();
+                    pong.recv().await.unwrap();
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        ping.send(i).unwrap();
+                        black_box(pong.recv().await.unwrap());
+                    }
+                    start.elapsed()
+                })
+                .await
+                .unwrap()
+            })
+        },
+        move || {
+            let runtime = tokio_current_thread();
+            runtime.block_on(async move {
+                tokio::spawn(async move {
+                    while let Some(v) = ping_rx.recv().await {
+                        pong_tx.send(v).unwrap();
+                    }
+                })
+                .await
+                .unwrap()
+            })
+        },
+    )
+}
+
+fn channel_ping_pong(c: &mut Criterion) {
+    let mut group = c.benchmark_group("channel_ping_pong");
+    group.bench_function("greenlet_two_hubs", |b| b.iter_custom(greenlet_two_hubs));
+    group.bench_function("std_mpsc_two_threads", |b| {
+        b.iter_custom(std_mpsc_two_threads)
+    });
+    group.bench_function("tokio_mpsc_two_runtimes", |b| {
+        b.iter_custom(tokio_mpsc_two_runtimes)
+    });
+    group.bench_function("greenlet_one_hub", |b| b.iter_custom(greenlet_one_hub));
+    group.finish();
+}
+
+/// Items per batch in `channel_throughput`.
+const ITEMS: u64 = 10_000_000;
+
+/// The sum the consumer must see: 0 + 1 + … + (ITEMS - 1).
+const SUM: u64 = ITEMS * (ITEMS - 1) / 2;
+
+/// Channel capacity of the bounded rows (`None`: unbounded).
+const KINDS: [(&str, Option<usize>); 2] = [("bounded_1024", Some(1024)), ("unbounded", None)];
+
+/// Times one batch: `producer` and `consumer` each on a new OS thread, from
+/// when both are ready (a barrier) until both have ended. The consumer
+/// returns the sum of what it received, checked.
+fn time_batch(
+    producer: impl FnOnce() + Send + 'static,
+    consumer: impl FnOnce(Arc<Barrier>) -> u64 + Send + 'static,
+) -> Duration {
+    let ready = Arc::new(Barrier::new(3));
+    let consumer = {
+        let ready = ready.clone();
+        thread::spawn(move || consumer(ready))
+    };
+    let producer = {
+        let ready = ready.clone();
+        thread::spawn(move || {
+            ready.wait();
+            producer();
+        })
+    };
+    ready.wait();
+    let start = Instant::now();
+    producer.join().unwrap();
+    let sum = consumer.join().unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(sum, SUM);
+    elapsed
+}
+
+/// `ITEMS` from a plain thread to a greenlet on another thread's hub.
+fn greenlet_batch(cap: Option<usize>) -> Duration {
+    let (tx, rx) = match cap {
+        Some(cap) => channel::bounded(cap),
+        None => channel::unbounded(),
+    };
+    time_batch(
+        move || {
+            for i in 0..ITEMS {
+                tx.send(i).unwrap();
+            }
+        },
+        move |ready| {
+            // The hub is made by this first spawn, before the barrier.
+            greenlet::spawn(move || {
+                ready.wait();
+                rx.iter().fold(0u64, u64::wrapping_add)
+            })
+            .join()
+            .unwrap()
+        },
+    )
+}
+
+/// `ITEMS` between two plain threads over crossbeam-channel.
+fn crossbeam_batch(cap: Option<usize>) -> Duration {
+    let (tx, rx) = match cap {
+        Some(cap) => crossbeam_channel::bounded(cap),
+        None => crossbeam_channel::unbounded(),
+    };
+    time_batch(
+        move || {
+            for i in 0..ITEMS {
+                tx.send(i).unwrap();
+            }
+        },
+        move |ready| {
+            ready.wait();
+            rx.iter().fold(0u64, u64::wrapping_add)
+        },
+    )
+}
+
+/// One iteration is one batch of `ITEMS`, on threads made for it; a sample
+/// is a few batches, so flat sampling and 10 samples.
+fn channel_throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("channel_throughput");
+    group.throughput(Throughput::Elements(ITEMS));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    for (kind, cap) in KINDS {
+        group.bench_with_input(
+            BenchmarkId::new("greenlet_producer_thread_to_hub", kind),
+            &cap,
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap)).sum()),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("crossbeam_two_threads", kind),
+            &cap,
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap)).sum()),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, channel_ping_pong, channel_throughput);
+criterion_main!(benches);
