@@ -9,35 +9,60 @@
 //! thread-per-connection server).
 //!
 //! Run: `cargo run --release --example echo_server -- [--addr HOST:PORT]
-//! [--stack private|shared]` (`RUST_LOG=debug` logs each connection).
+//! [--stack private|shared] [--workers N] [--work-us MICROS]`
+//! (`RUST_LOG=debug` logs each connection).
 //!
 //! `--stack` pins the kind of stack each connection's greenlet runs on
 //! (without it the hub chooses: private stacks for the first 256
 //! connections, shared ones beyond). The buffer is on the heap,
 //! so a shared-stack greenlet copies only its few hundred bytes of frames
 //! at each switch, not 16 KiB of buffer.
+//!
+//! `--workers N` serves the port from N threads, each with its own hub and
+//! its own `SO_REUSEPORT` listener (`StreamServer::bind_workers`): the
+//! kernel spreads the connections over them, and each connection stays on
+//! its worker's thread. One worker per core is the thread-per-core shape.
+//! `--work-us` spends that many microseconds of CPU on every message before
+//! echoing it, so that the server, not the client, is what runs out of CPU.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::process::exit;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use greenlet::StackKind;
 use greenlet::net::{TcpListener, TcpStream};
+use greenlet::server::StreamServer;
 
 const USAGE: &str = "\
 usage: cargo run --release --example echo_server -- [--addr HOST:PORT] [--stack KIND]
+       [--workers N] [--work-us MICROS]
 
   --addr HOST:PORT   the address to listen on (default 127.0.0.1:7000;
                      port 0 picks a free one, printed at start-up)
   --stack KIND       `private` or `shared`: the stack kind of each
-                     connection's greenlet (default: the hub's choice)";
+                     connection's greenlet (default: the hub's choice;
+                     not with --workers)
+  --workers N        serve from N threads, a hub and an SO_REUSEPORT
+                     listener each (Linux; default: this thread alone)
+  --work-us MICROS   spend MICROS microseconds of CPU on each message
+                     before echoing it (default 0)";
 
-/// Parses `--addr` and `--stack`; prints `--help`, or rejects anything else
-/// with exit code 2.
-fn parse_args() -> (String, Option<StackKind>) {
+/// What the command line asks for.
+struct Args {
+    addr: String,
+    stack: Option<StackKind>,
+    workers: Option<usize>,
+    work: Duration,
+}
+
+/// Parses the arguments; prints `--help`, or rejects anything else with
+/// exit code 2.
+fn parse_args() -> Args {
     let mut addr = String::from("127.0.0.1:7000");
     let mut stack = None;
+    let mut workers = None;
+    let mut work = Duration::ZERO;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -58,10 +83,26 @@ fn parse_args() -> (String, Option<StackKind>) {
                 Some("shared") => stack = Some(StackKind::Shared),
                 _ => usage_error("--stack takes `private` or `shared`"),
             },
+            "--workers" => match inline.or_else(|| args.next()).map(|v| v.parse()) {
+                Some(Ok(n)) if n > 0 => workers = Some(n),
+                _ => usage_error("--workers takes a number above 0"),
+            },
+            "--work-us" => match inline.or_else(|| args.next()).map(|v| v.parse()) {
+                Some(Ok(micros)) => work = Duration::from_micros(micros),
+                _ => usage_error("--work-us takes a number of microseconds"),
+            },
             _ => usage_error(&format!("unknown argument {arg:?}")),
         }
     }
-    (addr, stack)
+    if stack.is_some() && workers.is_some() {
+        usage_error("--stack and --workers do not go together");
+    }
+    Args {
+        addr,
+        stack,
+        workers,
+        work,
+    }
 }
 
 fn usage_error(message: &str) -> ! {
@@ -69,8 +110,23 @@ fn usage_error(message: &str) -> ! {
     exit(2);
 }
 
-/// Echoes everything `stream` sends until it closes its side.
-fn echo(stream: TcpStream, peer: SocketAddr) -> io::Result<u64> {
+/// Keeps this thread's CPU busy for `work` (the request's own work).
+fn compute(work: Duration) {
+    if work.is_zero() {
+        return;
+    }
+    let end = Instant::now() + work;
+    let mut x = 1u64;
+    while Instant::now() < end {
+        for _ in 0..64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+}
+
+/// Echoes everything `stream` sends until it closes its side, after
+/// `work` of computing for each read.
+fn echo(stream: TcpStream, peer: SocketAddr, work: Duration) -> io::Result<u64> {
     stream.set_nodelay(true)?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut total = 0;
@@ -80,14 +136,46 @@ fn echo(stream: TcpStream, peer: SocketAddr) -> io::Result<u64> {
             log::debug!("{peer}: closed after {total} bytes");
             return Ok(total);
         }
+        compute(work);
         (&stream).write_all(&buf[..n])?;
         total += n as u64;
     }
 }
 
+/// `--workers`: the port served from `workers` threads.
+fn serve_workers(addr: &str, workers: usize, work: Duration) -> ! {
+    let server = StreamServer::bind_workers(addr, workers, move || {
+        move |stream, peer| {
+            log::debug!("{peer}: connected");
+            if let Err(e) = echo(stream, peer, work) {
+                log::info!("{peer}: {e}");
+            }
+        }
+    });
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("echo_server: cannot listen on {addr}: {e}");
+            exit(1);
+        }
+    };
+    let local = server.local_addr().expect("a bound server has an address");
+    println!("echo_server: listening on {local} with {workers} workers");
+    server.serve_forever();
+    exit(0);
+}
+
 fn main() {
-    let (addr, stack) = parse_args();
+    let Args {
+        addr,
+        stack,
+        workers,
+        work,
+    } = parse_args();
     env_logger::init();
+    if let Some(workers) = workers {
+        serve_workers(&addr, workers, work);
+    }
     let listener = match TcpListener::bind(addr.as_str()) {
         Ok(listener) => listener,
         Err(e) => {
@@ -109,7 +197,7 @@ fn main() {
                     None => greenlet::Builder::new(),
                 };
                 let spawned = builder.spawn(move || {
-                    if let Err(e) = echo(stream, peer) {
+                    if let Err(e) = echo(stream, peer, work) {
                         log::info!("{peer}: {e}");
                     }
                 });
