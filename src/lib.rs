@@ -126,6 +126,51 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # Every core: a hub per thread
+//!
+//! A hub uses one core. To use more, run a hub on each: the rule is that
+//! **greenlets never move between threads**, so each thread's greenlets
+//! share its state freely (`Rc`, `RefCell`), and work crosses threads only
+//! through a [`channel`] or by spawning on another hub's [`hub::Handle`].
+//!
+//! - [`hub::spawn_thread`] starts a thread with a hub and returns a handle;
+//!   [`hub::current`] gives one for this thread's hub.
+//! - [`hub::Handle::spawn`] runs a `Send` closure as a greenlet there and
+//!   returns a [`RemoteGreenlet`] to join or kill from any thread.
+//! - [`server::StreamServer::bind_workers`] serves a port from a hub per
+//!   thread, each with its own `SO_REUSEPORT` listener and handler: the
+//!   kernel spreads the connections, and none moves between threads
+//!   (thread-per-core, as monoio, glommio and Seastar do). One worker per
+//!   core is the usual choice.
+//!
+//! Beyond one machine, run one process per machine behind any TCP load
+//! balancer; greenlet has no cluster of its own.
+//!
+//! ```
+//! use greenlet::channel;
+//!
+//! // Two hubs, each summing what it is sent; the results come back.
+//! let (results, collected) = channel::unbounded();
+//! let hubs: Vec<_> = (0..2)
+//!     .map(|i| greenlet::hub::spawn_thread(&format!("summer-{i}")).unwrap())
+//!     .collect();
+//! let inputs: Vec<_> = hubs
+//!     .iter()
+//!     .map(|hub| {
+//!         let (tx, rx) = channel::bounded::<u64>(64);
+//!         let results = results.clone();
+//!         drop(hub.spawn(move || results.send(rx.iter().sum::<u64>()).unwrap()));
+//!         tx
+//!     })
+//!     .collect();
+//! drop(results);
+//! for n in 1..=100 {
+//!     inputs[n as usize % 2].send(n).unwrap();
+//! }
+//! drop(inputs); // the summing loops end
+//! assert_eq!(collected.iter().sum::<u64>(), 5050);
+//! ```
+//!
 //! # Kill and timeouts
 //!
 //! [`Greenlet::kill`] and [`with_timeout`] unwind a greenlet out of the
