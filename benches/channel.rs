@@ -11,9 +11,14 @@
 //!   `greenlet_one_hub` (both greenlets on one hub: no thread crossing) is
 //!   there for scale. Every channel is unbounded (at most one item is ever in
 //!   flight); the threads are set up before the timing and torn down after.
+//!   On this project's VMs a wake-up across threads comes in two regimes, a
+//!   round trip of ~4 µs or of ~30–100 µs, for every row alike (std's
+//!   threads too) and switching by itself from one second to the next: a
+//!   ratio between two rows holds only if both ran in the same regime, so
+//!   compare over several runs.
 //! - `channel_throughput`: 10 million `u64`s from one producer thread (a
-//!   plain thread, no greenlets) to one consumer, per batch; criterion's
-//!   figures are per item (`Throughput::Elements`).
+//!   plain thread, no greenlets) to one consumer: criterion's time is per
+//!   batch of 10 million, its `thrpt` per item (`Throughput::Elements`).
 //!   `greenlet_producer_thread_to_hub`: the consumer is a greenlet on another
 //!   thread's hub; against `crossbeam_two_threads`: crossbeam-channel between
 //!   two plain threads; target: greenlet ≤ crossbeam. Both with the same

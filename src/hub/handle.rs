@@ -53,8 +53,11 @@ pub fn current() -> Handle {
 
 /// Starts an OS thread named `name` whose root context runs a hub, and
 /// returns a handle to it. The thread runs its greenlets until every
-/// [`Handle`] to its hub is dropped and they have all ended (greenlets
-/// that can never be woken then are unwound as the thread exits).
+/// [`Handle`] to its hub is dropped (a [`RemoteGreenlet`] keeps one, to kill
+/// its greenlet) and they have all ended (greenlets that can never be woken
+/// then are unwound as the thread exits).
+///
+/// [`RemoteGreenlet`]: crate::RemoteGreenlet
 ///
 /// # Errors
 ///
