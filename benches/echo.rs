@@ -17,8 +17,39 @@
 //!   (this binary, re-run as `--serve tokio ADDR`). tokio is a
 //!   dev-dependency used only here: it is the bar to beat.
 //!
+//! Three more, for the scaling run, run only when named in `--servers`:
+//!
+//! - greenlet-workers: `echo_server --workers 2` (`StreamServer::bind_workers`:
+//!   two threads, a hub and an `SO_REUSEPORT` listener each);
+//! - greenlet-1worker: `echo_server --workers 1`, the same code on one thread;
+//! - tokio-mt: a tokio `multi_thread` runtime with `worker_threads(2)`, a
+//!   task per connection (this binary, re-run as `--serve tokio-mt ADDR`).
+//!
+//! `--work-us MICROS` (default 0) makes every server spend that many
+//! microseconds of CPU on each message before echoing it (a time-based busy
+//! loop, `compute` below, the same as the `echo_server` example's), so that
+//! the server, not the client, runs out of CPU. The scaling run:
+//!
+//! ```text
+//! cargo bench --bench echo -- --repeats 3 --duration 3 --connections 100 \
+//!     --work-us 20 --servers greenlet-workers,greenlet-1worker,tokio-mt
+//! ```
+//!
+//! prints, after the first table, greenlet-workers' requests/s over
+//! greenlet-1worker's and over tokio-mt's (medians; the targets are 1.7× and
+//! 1×).
+//!
 //! Each server runs pinned to core 0 (`taskset -c 0`) and the client pinned
-//! to core 1, so a server gets exactly one core. The runs are interleaved
+//! to core 1, so a server gets exactly one core (greenlet-1worker too). The
+//! two-thread servers (greenlet-workers, tokio-mt) are pinned to both cores
+//! (`taskset -c 0,1`), and the client stays pinned to core 1, sharing it
+//! with them: it is then placed as in every other run, and the kernel's
+//! scheduler gives the servers' threads whatever CPU the client leaves
+//! (about two cores less the client's half core or so; an unpinned client
+//! measured no differently, and moved between the cores). Each run's line
+//! gives the client's CPU per request beside the server's; a server's is
+//! its user + system time over all its threads, divided by the requests.
+//! The runs are interleaved
 //! (greenlet, threads, tokio, greenlet, threads, tokio, ...) with `--repeats`
 //! repeats per connection count, since run-to-run noise on a shared machine
 //! is far larger than the differences measured; the table gives the medians.
@@ -39,8 +70,9 @@
 //! set, else from the `release/examples/` directory beside this binary's.
 //!
 //! Run: `cargo bench --bench echo [-- --repeats N --duration SECS
-//! --connections 10,100,1000 --servers greenlet,tokio --max-other-load CORES
-//! --no-build]` (defaults: 3 repeats of 3 s, every server, 0.1 cores).
+//! --connections 10,100,1000 --servers greenlet,tokio --work-us MICROS
+//! --max-other-load CORES --no-build]` (defaults: 3 repeats of 3 s, every
+//! server but the four named only, no compute, 0.1 cores).
 //! Without `--bench` among its arguments (which `cargo bench` passes) the
 //! binary does nothing, so `cargo test --benches` does not start a
 //! benchmark.
@@ -60,12 +92,16 @@ usage: cargo bench --bench echo [-- options]
   --connections LIST    comma-separated connection counts (default 10,100,1000)
   --servers LIST        comma-separated servers to run (default: all of
                         greenlet,greenlet-shared,std+patch,threads,tokio;
-                        greenlet-private runs only when named)
+                        greenlet-private, greenlet-workers, greenlet-1worker
+                        and tokio-mt run only when named)
+  --work-us MICROS      microseconds of CPU each server spends on each message
+                        before echoing it (default 0)
   --max-other-load C    run again (up to 5 times) a run during which other
                         processes used more than C cores (default 0.1)
   --no-build            do not build the echo_server and echo_client examples first
 
-Internal: `--serve threads|patched|tokio ADDR` runs one of the comparison servers.";
+Internal: `--serve threads|patched|tokio|tokio-mt ADDR [--work-us MICROS]` runs one
+of the comparison servers.";
 
 const MESSAGE_SIZE: usize = 64;
 const FIRST_PORT: u16 = 20000;
@@ -76,8 +112,19 @@ const SERVERS: [Server; 5] = [
     Server::Threads,
     Server::Tokio,
 ];
+/// The scaling run's ratios of requests/s (medians), with the issue's
+/// targets: two workers against one, and against tokio's two workers.
+const SCALING_RATIOS: [(&str, f64); 2] = [
+    ("greenlet-workers/greenlet-1worker", 1.7),
+    ("greenlet-workers/tokio-mt", 1.0),
+];
 /// Servers run only when `--servers` names them.
-const EXTRA_SERVERS: [Server; 1] = [Server::GreenletPrivate];
+const EXTRA_SERVERS: [Server; 4] = [
+    Server::GreenletPrivate,
+    Server::GreenletWorkers,
+    Server::Greenlet1Worker,
+    Server::TokioMt,
+];
 /// Runs of one server at one connection count, when other work keeps
 /// spoiling them.
 const MAX_ATTEMPTS: usize = 5;
@@ -91,9 +138,12 @@ enum Server {
     Greenlet,
     GreenletShared,
     GreenletPrivate,
+    GreenletWorkers,
+    Greenlet1Worker,
     Patched,
     Threads,
     Tokio,
+    TokioMt,
 }
 
 impl Server {
@@ -105,6 +155,18 @@ impl Server {
             Server::Patched => "std+patch",
             Server::Threads => "threads",
             Server::Tokio => "tokio",
+            Server::GreenletWorkers => "greenlet-workers",
+            Server::Greenlet1Worker => "greenlet-1worker",
+            Server::TokioMt => "tokio-mt",
+        }
+    }
+
+    /// The cores the server is pinned to (`taskset -c`): both for the two
+    /// servers that run two threads, core 0 for the rest.
+    fn cores(self) -> &'static str {
+        match self {
+            Server::GreenletWorkers | Server::TokioMt => "0,1",
+            _ => "0",
         }
     }
 }
@@ -116,6 +178,8 @@ struct Options {
     servers: Vec<Server>,
     build: bool,
     max_other_load: f64,
+    /// CPU each server spends on each message (`--work-us`).
+    work: Duration,
 }
 
 /// One run's figures, as the client printed them, plus the server's CPU time.
@@ -126,6 +190,9 @@ struct Sample {
     p99_us: f64,
     /// Server CPU (user + system) per request, in microseconds.
     cpu_us: f64,
+    /// The client's CPU per request, in microseconds (which the two-core
+    /// servers share a core with).
+    client_cpu_us: f64,
     /// CPU time the machine spent on anything but the server and the client
     /// during the run, in cores (0.5: half a core's worth).
     other_load: f64,
@@ -134,11 +201,22 @@ struct Sample {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--serve") {
+        let work = match args.get(3..).unwrap_or_default() {
+            [] => Duration::ZERO,
+            [flag, micros] if flag == "--work-us" => match micros.parse() {
+                Ok(micros) => Duration::from_micros(micros),
+                Err(_) => usage_error("--work-us: expected a whole number of microseconds"),
+            },
+            _ => usage_error("--serve: after the address, only `--work-us MICROS`"),
+        };
         match (args.get(1).map(String::as_str), args.get(2)) {
-            (Some("threads"), Some(addr)) => serve_threads(addr),
-            (Some("patched"), Some(addr)) => serve_patched(addr),
-            (Some("tokio"), Some(addr)) => serve_tokio(addr),
-            _ => usage_error("--serve takes `threads`, `patched` or `tokio`, then an address"),
+            (Some("threads"), Some(addr)) => serve_threads(addr, work),
+            (Some("patched"), Some(addr)) => serve_patched(addr, work),
+            (Some("tokio"), Some(addr)) => serve_tokio(addr, work),
+            (Some("tokio-mt"), Some(addr)) => serve_tokio_mt(addr, work),
+            _ => usage_error(
+                "--serve takes `threads`, `patched`, `tokio` or `tokio-mt`, then an address",
+            ),
         }
         .unwrap_or_else(|e| {
             eprintln!("echo bench server: {e}");
@@ -166,6 +244,7 @@ fn parse_args(args: &[String]) -> Option<Options> {
         servers: SERVERS.to_vec(),
         build: true,
         max_other_load: 0.1,
+        work: Duration::ZERO,
     };
     let mut bench = false;
     let mut args = args.iter();
@@ -192,6 +271,10 @@ fn parse_args(args: &[String]) -> Option<Options> {
             "--max-other-load" => match value(arg).parse::<f64>() {
                 Ok(cores) if cores.is_finite() && cores > 0.0 => options.max_other_load = cores,
                 _ => usage_error("--max-other-load: expected a positive number of cores"),
+            },
+            "--work-us" => match value(arg).parse() {
+                Ok(micros) => options.work = Duration::from_micros(micros),
+                _ => usage_error("--work-us: expected a whole number of microseconds"),
             },
             "--connections" => {
                 let list: Result<Vec<usize>, _> = value(arg).split(',').map(str::parse).collect();
@@ -296,9 +379,11 @@ fn drive(options: &Options) -> Result<(), String> {
         return Err("needs two cores (server on core 0, client on core 1)".into());
     }
     eprintln!(
-        "echo bench: {} repeats of {} s per server and connection count; load average {}",
+        "echo bench: {} repeats of {} s per server and connection count, {} us of compute \
+         per message; load average {}",
         options.repeats,
         options.duration,
+        options.work.as_micros(),
         load_average()
     );
 
@@ -314,7 +399,7 @@ fn drive(options: &Options) -> Result<(), String> {
                 let sample = loop {
                     wait_for_quiet(options.max_other_load);
                     port = free_port(port)?;
-                    let sample = run(server, connections, port, options.duration, &binaries)?;
+                    let sample = run(server, connections, port, options, &binaries)?;
                     port += 1;
                     let noisy = sample.other_load > options.max_other_load;
                     let verdict = match (noisy, attempt < MAX_ATTEMPTS) {
@@ -325,13 +410,14 @@ fn drive(options: &Options) -> Result<(), String> {
                     eprintln!(
                         "  {connections:>5} connections, repeat {repeat}/{}: {:<8} {:>8.0} req/s  \
                          p50 {:>6.0} us  p99 {:>6.0} us  server CPU {:.2} us/req  \
-                         other load {:.2} cores{verdict}",
+                         client CPU {:.2} us/req  other load {:.2} cores{verdict}",
                         options.repeats,
                         server.name(),
                         sample.rate,
                         sample.p50_us,
                         sample.p99_us,
                         sample.cpu_us,
+                        sample.client_cpu_us,
                         sample.other_load
                     );
                     if !noisy || attempt == MAX_ATTEMPTS {
@@ -378,12 +464,13 @@ fn run(
     server: Server,
     connections: usize,
     port: u16,
-    duration: f64,
+    options: &Options,
     binaries: &Binaries,
 ) -> Result<Sample, String> {
+    let duration = options.duration;
     let addr = format!("127.0.0.1:{port}");
     let mut command = Command::new("taskset");
-    command.args(["-c", "0"]);
+    command.args(["-c", server.cores()]);
     match server {
         Server::Greenlet => command.arg(&binaries.server).args(["--addr", &addr]),
         Server::GreenletShared => command
@@ -401,7 +488,22 @@ fn run(
         Server::Tokio => command
             .arg(&binaries.this)
             .args(["--serve", "tokio", &addr]),
+        Server::GreenletWorkers => {
+            command
+                .arg(&binaries.server)
+                .args(["--addr", &addr, "--workers", "2"])
+        }
+        Server::Greenlet1Worker => {
+            command
+                .arg(&binaries.server)
+                .args(["--addr", &addr, "--workers", "1"])
+        }
+        Server::TokioMt => command
+            .arg(&binaries.this)
+            .args(["--serve", "tokio-mt", &addr]),
     };
+    // Every server takes the option last, after its address.
+    command.args(["--work-us", &options.work.as_micros().to_string()]);
     let child = command
         .stdout(Stdio::null())
         .spawn()
@@ -469,6 +571,7 @@ fn run(
         p50_us,
         p99_us,
         cpu_us: server_cpu * 1e6 / requests.max(1.0),
+        client_cpu_us: client_cpu * 1e6 / requests.max(1.0),
         other_load: ((busy - server_cpu - client_cpu) / wall).max(0.0),
     })
 }
@@ -603,15 +706,42 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
             Server::GreenletPrivate,
             "greenlet-shared/greenlet-private",
         ),
+        (
+            Server::GreenletWorkers,
+            Server::Greenlet1Worker,
+            SCALING_RATIOS[0].0,
+        ),
+        (
+            Server::GreenletWorkers,
+            Server::TokioMt,
+            SCALING_RATIOS[1].0,
+        ),
     ];
     let ratios: Vec<(usize, usize, &str)> = ratios
         .iter()
         .filter_map(|&(a, b, name)| Some((index(a)?, index(b)?, name)))
         .collect();
+    let work = match options.work.as_micros() {
+        0 => String::new(),
+        micros => format!(", {micros} µs of compute per message"),
+    };
+    let both: Vec<&str> = servers
+        .iter()
+        .filter(|s| s.cores() != "0")
+        .map(|s| s.name())
+        .collect();
+    let pinning = if both.is_empty() {
+        "server on core 0, client on core 1".to_string()
+    } else {
+        format!(
+            "{} on cores 0 and 1, any other server on core 0; client on core 1",
+            both.join(" and ")
+        )
+    };
     println!();
     println!(
-        "Echo round trips, {MESSAGE_SIZE}-byte messages, {} s per run, median of {} interleaved \
-         runs (server on core 0, client on core 1)",
+        "Echo round trips, {MESSAGE_SIZE}-byte messages{work}, {} s per run, median of {} \
+         interleaved runs ({pinning})",
         options.duration, options.repeats
     );
     println!();
@@ -640,6 +770,33 @@ fn print_tables(options: &Options, results: &[(usize, Vec<Vec<Sample>>)], redone
             print!(" {:.2}× |", rate[a] / rate[b]);
         }
         println!();
+    }
+    // The scaling run's verdict: each ratio at each connection count, beside
+    // the issue's target.
+    let mut said = false;
+    for &(a, b, name) in &ratios {
+        let Some(&(_, target)) = SCALING_RATIOS.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        if !said {
+            println!();
+            said = true;
+        }
+        let at: Vec<String> = results
+            .iter()
+            .map(|(connections, samples)| {
+                let ratio = medians(&samples[a], |s| s.rate) / medians(&samples[b], |s| s.rate);
+                let verdict = if ratio >= target { "met" } else { "missed" };
+                format!(
+                    "{ratio:.2}× at {} connections ({verdict})",
+                    thousands(*connections as f64)
+                )
+            })
+            .collect();
+        println!(
+            "Scaling, {name} (median req/s): {}; target ≥ {target:.1}×.",
+            at.join(", ")
+        );
     }
     println!();
     println!("Medians of p50 latency and of server CPU time (user + system) per request:");
@@ -694,7 +851,7 @@ fn thousands(value: f64) -> String {
 /// Thread-per-connection echo server on `std::net`. The listener is made by
 /// mio (already a dependency of the crate) for its backlog of 1024: std's 128
 /// drops SYNs in a burst of connects, which then wait a second to retry.
-fn serve_threads(addr: &str) -> io::Result<()> {
+fn serve_threads(addr: &str, work: Duration) -> io::Result<()> {
     let addr: SocketAddr = addr
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -703,7 +860,7 @@ fn serve_threads(addr: &str) -> io::Result<()> {
     loop {
         let (stream, _) = listener.accept()?;
         thread::spawn(move || {
-            let _ = echo_std(stream);
+            let _ = echo_std(stream, work);
         });
     }
 }
@@ -711,7 +868,7 @@ fn serve_threads(addr: &str) -> io::Result<()> {
 /// The thread server's code, unmodified, under `greenlet::monkey::patch_all`:
 /// one greenlet per connection instead of a thread (the accept loop runs in
 /// a greenlet too, since a std call in the root context blocks the thread).
-fn serve_patched(addr: &str) -> io::Result<()> {
+fn serve_patched(addr: &str, work: Duration) -> io::Result<()> {
     greenlet::monkey::patch_all();
     let addr: SocketAddr = addr
         .parse()
@@ -722,7 +879,7 @@ fn serve_patched(addr: &str) -> io::Result<()> {
         loop {
             let (stream, _) = listener.accept()?;
             greenlet::spawn(move || {
-                let _ = echo_std(stream);
+                let _ = echo_std(stream, work);
             });
         }
     });
@@ -731,7 +888,7 @@ fn serve_patched(addr: &str) -> io::Result<()> {
         .map_err(|e| io::Error::other(e.to_string()))?
 }
 
-fn echo_std(mut stream: TcpStream) -> io::Result<()> {
+fn echo_std(mut stream: TcpStream, work: Duration) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -739,38 +896,70 @@ fn echo_std(mut stream: TcpStream) -> io::Result<()> {
         if n == 0 {
             return Ok(());
         }
+        compute(work);
         stream.write_all(&buf[..n])?;
+    }
+}
+
+/// Keeps this thread's CPU busy for `work` (the request's own work): the
+/// `echo_server` example's `compute`, copied, so that every server does the
+/// same.
+fn compute(work: Duration) {
+    if work.is_zero() {
+        return;
+    }
+    let end = Instant::now() + work;
+    let mut x = 1u64;
+    while Instant::now() < end {
+        for _ in 0..64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
     }
 }
 
 /// tokio `current_thread` echo server, a task per connection. tokio's
 /// `TcpListener::bind` listens with a backlog of 1024.
-fn serve_tokio(addr: &str) -> io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+fn serve_tokio(addr: &str, work: Duration) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        loop {
-            let (mut stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                if stream.set_nodelay(true).is_err() {
-                    return;
-                }
-                let mut buf = [0u8; 16 * 1024];
-                loop {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => {
-                            if stream.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
+    runtime.block_on(accept_tokio(addr, work))
+}
+
+/// tokio `multi_thread` echo server on two worker threads (which steal each
+/// other's tasks), a task per connection.
+fn serve_tokio_mt(addr: &str, work: Duration) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()?;
+    runtime.block_on(accept_tokio(addr, work))
+}
+
+/// The tokio servers' accept loop: a task per connection, echoing after
+/// `work` of computing for each read.
+async fn accept_tokio(addr: &str, work: Duration) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            if stream.set_nodelay(true).is_err() {
+                return;
+            }
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        compute(work);
+                        if stream.write_all(&buf[..n]).await.is_err() {
+                            return;
                         }
                     }
                 }
-            });
-        }
-    })
+            }
+        });
+    }
 }
