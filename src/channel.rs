@@ -14,14 +14,19 @@
 //!
 //! A sender on another thread wakes the waiting hub through its poller, so a
 //! hub whose greenlets all wait on channels sleeps in the kernel until an item
-//! comes. Waiters are served first come, first served: an item handed to a
-//! waiting receiver (or a slot freed for a waiting sender) belongs to it even
-//! before it runs, so a receiver that asks in between cannot take it. A
-//! receiver that is killed or times out after an item was handed to it passes
-//! the item to the next waiting receiver, or back to the head of the channel:
-//! no item is lost or received twice. (An item handed back when no receiver
-//! waits returns to the head even if a bounded channel has filled up
-//! meanwhile: `len` may then exceed the capacity until it is taken.)
+//! comes. Waiting calls are woken first come, first served, and no item is
+//! lost or received twice, kills and timeouts included:
+//!
+//! - A channel with room (`unbounded`, or `bounded` above 0) keeps its items
+//!   in a lock-free queue until they are taken: a call that finds an item or
+//!   room takes no lock. A woken receiver takes the next item when it runs;
+//!   a receiver that asks in between may take it first (the woken one then
+//!   waits again). A woken call that is killed or times out wakes the next
+//!   waiter in its place.
+//! - A rendezvous channel (`bounded(0)`) hands each item to a waiting
+//!   receiver, to which it belongs even before it runs. A receiver that is
+//!   killed or times out after an item was handed to it passes the item to
+//!   the next waiting receiver, or back to the head of the channel.
 //!
 //! A channel is disconnected when every [`Sender`] or every [`Receiver`] is
 //! dropped. Receivers then take what is left and get
@@ -77,10 +82,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
+use crossbeam_queue::{ArrayQueue, SegQueue};
 use slab::Slab;
 
 use crate::hub::{ExternalWait, ExternalWaker, external_signal, try_with_hub};
@@ -128,22 +135,40 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 fn with_capacity<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan {
-        inner: Mutex::new(Inner {
-            queue: VecDeque::new(),
-            cap,
-            senders: 1,
-            receivers: 1,
-            waiting: Slab::new(),
-            receivers_waiting: VecDeque::new(),
-            senders_waiting: VecDeque::new(),
+    let chan = Arc::new(match cap {
+        Some(0) => Flavor::Handoff(Chan {
+            inner: Mutex::new(Inner {
+                queue: VecDeque::new(),
+                cap,
+                senders: 1,
+                receivers: 1,
+                waiting: Slab::new(),
+                receivers_waiting: VecDeque::new(),
+                senders_waiting: VecDeque::new(),
+            }),
         }),
+        _ => Flavor::Queue(Queue::new(cap)),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
 // ---- the shared state ----------------------------------------------------
 
+/// The two ways a channel keeps its items.
+///
+/// A rendezvous channel (`bounded(0)`) passes each item from hand to hand
+/// under one lock ([`Chan`]). Every other channel keeps its items in a
+/// lock-free queue ([`Queue`]): a call that finds an item (or room) takes no
+/// lock at all, so a producer and a consumer on two threads do not take
+/// turns at a lock for every item, and only calls that must wait (and the
+/// calls that wake them) take the lock of the waiters.
+#[allow(clippy::large_enum_variant)] // one per channel, behind its `Arc`
+enum Flavor<T> {
+    Handoff(Chan<T>),
+    Queue(Queue<T>),
+}
+
+/// A rendezvous channel: items, waiters and handle counts under one lock.
 struct Chan<T> {
     inner: Mutex<Inner<T>>,
 }
@@ -352,6 +377,328 @@ impl<T> Inner<T> {
     }
 }
 
+// ---- channels with room: a lock-free queue ---------------------------------
+
+/// A channel with room (bounded above 0, or unbounded): the items in a
+/// lock-free queue (crossbeam's), and only the calls that wait under a lock.
+///
+/// A call that must wait counts itself in `recv_waiting` or `send_waiting`
+/// (under the lock), then looks at the queue once more before it parks; a
+/// call that pushes an item (or frees room) looks at that count after it
+/// did so, and wakes the first waiter if there is one. With a `SeqCst`
+/// fence between each side's write and its read, at least one of the two
+/// sees the other: no wake-up is lost. A woken call tries again; a call
+/// that was woken but leaves without trying (killed, timed out) passes the
+/// wake-up on to the next waiter.
+struct Queue<T> {
+    items: Items<T>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    /// The last sender is gone: receivers take what is left.
+    senders_gone: AtomicBool,
+    /// The last receiver is gone: sends fail.
+    receivers_gone: AtomicBool,
+    waiters: Mutex<Waiters>,
+    /// Entries of `waiters.receivers` (under the lock; read without it).
+    recv_waiting: AtomicUsize,
+    /// Entries of `waiters.senders` (under the lock; read without it).
+    send_waiting: AtomicUsize,
+}
+
+enum Items<T> {
+    Bounded(ArrayQueue<T>),
+    Unbounded(SegQueue<T>),
+}
+
+/// The calls waiting on a [`Queue`], in arrival order per side.
+///
+/// # Invariant
+/// A key is in `receivers` or `senders` exactly while its entry is
+/// `Waiting`; the side's counter in the [`Queue`] is that queue's length.
+#[derive(Default)]
+struct Waiters {
+    entries: Slab<Notice>,
+    receivers: VecDeque<usize>,
+    senders: VecDeque<usize>,
+}
+
+/// One waiting call: `Granted` once it is woken to try again.
+struct Notice {
+    state: State,
+    wake: Option<Wake>,
+}
+
+impl<T> Queue<T> {
+    fn new(cap: Option<usize>) -> Queue<T> {
+        Queue {
+            items: match cap {
+                Some(cap) => Items::Bounded(ArrayQueue::new(cap)),
+                None => Items::Unbounded(SegQueue::new()),
+            },
+            cap,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            senders_gone: AtomicBool::new(false),
+            receivers_gone: AtomicBool::new(false),
+            waiters: Mutex::new(Waiters::default()),
+            recv_waiting: AtomicUsize::new(0),
+            send_waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// The waiters, whatever a panic elsewhere left (no user code runs
+    /// under this lock).
+    fn lock(&self) -> MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        match &self.items {
+            Items::Bounded(items) => items.len(),
+            Items::Unbounded(items) => items.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.items {
+            Items::Bounded(items) => items.is_empty(),
+            Items::Unbounded(items) => items.is_empty(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        match &self.items {
+            Items::Bounded(items) => items.is_full(),
+            Items::Unbounded(_) => false,
+        }
+    }
+
+    fn waiting(&self, side: Side) -> &AtomicUsize {
+        match side {
+            Side::Send => &self.send_waiting,
+            Side::Recv => &self.recv_waiting,
+        }
+    }
+
+    /// Wakes the first waiting call of `side`, if there is one: after an
+    /// item came (`Recv`) or room was made (`Send`).
+    fn notify(&self, side: Side) {
+        fence(Ordering::SeqCst);
+        if self.waiting(side).load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let woken = {
+            let mut waiters = self.lock();
+            let order = match side {
+                Side::Send => &mut waiters.senders,
+                Side::Recv => &mut waiters.receivers,
+            };
+            order.pop_front().map(|key| {
+                self.waiting(side).fetch_sub(1, Ordering::Relaxed);
+                let notice = &mut waiters.entries[key];
+                notice.state = State::Granted;
+                notice.wake.take().expect("a waiting entry has its wake")
+            })
+        };
+        fire(woken);
+    }
+
+    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        if self.receivers_gone.load(Ordering::Acquire) {
+            return Err(TrySendError::Disconnected(item));
+        }
+        let pushed = match &self.items {
+            Items::Bounded(items) => items.push(item),
+            Items::Unbounded(items) => {
+                items.push(item);
+                Ok(())
+            }
+        };
+        match pushed {
+            Ok(()) => {
+                self.notify(Side::Recv);
+                Ok(())
+            }
+            Err(item) => Err(TrySendError::Full(item)),
+        }
+    }
+
+    fn pop(&self) -> Option<T> {
+        let item = match &self.items {
+            Items::Bounded(items) => items.pop(),
+            Items::Unbounded(items) => items.pop(),
+        }?;
+        if self.cap.is_some() {
+            self.notify(Side::Send);
+        }
+        Some(item)
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        if let Some(item) = self.pop() {
+            return Ok(item);
+        }
+        // Gone senders' items are still taken: they were pushed before the
+        // flag was set.
+        if self.senders_gone.load(Ordering::Acquire) {
+            return self.pop().ok_or(TryRecvError::Disconnected);
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    fn send_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut item = item;
+        loop {
+            item = match self.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(item)) => {
+                    return Err(SendTimeoutError::Disconnected(item));
+                }
+                Err(TrySendError::Full(item)) => item,
+            };
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(SendTimeoutError::Timeout(item));
+            }
+            // The item stays with its sender while it waits: a killed
+            // sender sent nothing.
+            self.wait(Side::Send, deadline, "channel::Sender::send", || {
+                !self.is_full() || self.receivers_gone.load(Ordering::Acquire)
+            });
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => {}
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            self.wait(Side::Recv, deadline, "channel::Receiver::recv", || {
+                !self.is_empty() || self.senders_gone.load(Ordering::Acquire)
+            });
+        }
+    }
+
+    /// Counts the caller among `side`'s waiters, then parks it unless
+    /// `ready()` (asked after counting) says to try again now, until it is
+    /// woken or `deadline` passes.
+    fn wait(
+        &self,
+        side: Side,
+        deadline: Option<Instant>,
+        what: &'static str,
+        ready: impl Fn() -> bool,
+    ) {
+        let (blocker, wake) = Blocker::new();
+        let key = {
+            let mut waiters = self.lock();
+            let key = waiters.entries.insert(Notice {
+                state: State::Waiting,
+                wake: Some(wake),
+            });
+            match side {
+                Side::Send => waiters.senders.push_back(key),
+                Side::Recv => waiters.receivers.push_back(key),
+            }
+            self.waiting(side).fetch_add(1, Ordering::Relaxed);
+            key
+        };
+        let leave = Waiting {
+            queue: self,
+            side,
+            key,
+        };
+        fence(Ordering::SeqCst);
+        if ready() {
+            return; // `leave` passes on a wake-up that came meanwhile
+        }
+        park_until(&blocker, deadline, what, || {
+            self.lock().entries[key].state == State::Waiting
+        });
+        leave.take();
+    }
+
+    /// Takes a waiting call's entry out: returns its state; one still
+    /// waiting leaves its side's queue.
+    fn unwait(&self, side: Side, key: usize) -> Notice {
+        let mut waiters = self.lock();
+        let notice = waiters.entries.remove(key);
+        if notice.state == State::Waiting {
+            let order = match side {
+                Side::Send => &mut waiters.senders,
+                Side::Recv => &mut waiters.receivers,
+            };
+            order.retain(|&k| k != key);
+            self.waiting(side).fetch_sub(1, Ordering::Relaxed);
+        }
+        notice
+    }
+
+    /// The last handle of `side` going disconnects the channel: every
+    /// waiting call of the other side wakes to see it.
+    fn drop_handle(&self, side: Side) {
+        let (handles, gone, other) = match side {
+            Side::Send => (&self.senders, &self.senders_gone, Side::Recv),
+            Side::Recv => (&self.receivers, &self.receivers_gone, Side::Send),
+        };
+        if handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        gone.store(true, Ordering::Release);
+        let woken: Vec<Wake> = {
+            let mut waiters = self.lock();
+            let keys = std::mem::take(match other {
+                Side::Send => &mut waiters.senders,
+                Side::Recv => &mut waiters.receivers,
+            });
+            self.waiting(other).store(0, Ordering::Relaxed);
+            keys.into_iter()
+                .filter_map(|key| {
+                    let notice = &mut waiters.entries[key];
+                    notice.state = State::Disconnected;
+                    notice.wake.take()
+                })
+                .collect()
+        };
+        fire(woken);
+    }
+}
+
+/// A call counted among a [`Queue`]'s waiters: takes its entry out however
+/// the wait ends. A call woken that leaves without trying again (a kill or
+/// `with_timeout` unwinding out of the wait, or `ready()` before it parked)
+/// wakes the next waiter in its place.
+struct Waiting<'a, T> {
+    queue: &'a Queue<T>,
+    side: Side,
+    key: usize,
+}
+
+impl<T> Waiting<'_, T> {
+    /// The wait ended normally: the caller tries again.
+    fn take(self) {
+        let notice = self.queue.unwait(self.side, self.key);
+        std::mem::forget(self);
+        drop(notice.wake); // a wake never fired is dropped here, not fired
+    }
+}
+
+impl<T> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        let notice = self.queue.unwait(self.side, self.key);
+        drop(notice.wake);
+        if notice.state == State::Granted {
+            self.queue.notify(self.side);
+        }
+    }
+}
+
 /// Fires the wake-ups a call collected, after its lock is released.
 fn fire(wakes: impl IntoIterator<Item = Wake>) {
     wakes.into_iter().for_each(Wake::fire);
@@ -407,6 +754,19 @@ fn wait_for<T>(
     deadline: Option<Instant>,
     what: &'static str,
 ) {
+    park_until(blocker, deadline, what, || {
+        chan.lock().state(key) == State::Waiting
+    });
+}
+
+/// Parks the caller until its wake fires (`still_waiting()` turns false,
+/// for a thread, which may wake spuriously) or until `deadline`.
+fn park_until(
+    blocker: &Blocker,
+    deadline: Option<Instant>,
+    what: &'static str,
+    still_waiting: impl Fn() -> bool,
+) {
     let passed = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
     match blocker {
         Blocker::Hub(wait) => {
@@ -417,7 +777,7 @@ fn wait_for<T>(
             );
         }
         Blocker::Thread => {
-            while chan.lock().state(key) == State::Waiting {
+            while still_waiting() {
                 match deadline {
                     None => thread::park(),
                     Some(deadline) => {
@@ -430,6 +790,137 @@ fn wait_for<T>(
                 }
             }
         }
+    }
+}
+
+impl<T> Flavor<T> {
+    fn len(&self) -> usize {
+        match self {
+            Flavor::Handoff(chan) => chan.lock().queue.len(),
+            Flavor::Queue(queue) => queue.len(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        match self {
+            Flavor::Handoff(chan) => chan.lock().is_full(),
+            Flavor::Queue(queue) => queue.is_full(),
+        }
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        match self {
+            Flavor::Handoff(_) => Some(0),
+            Flavor::Queue(queue) => queue.cap,
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let (result, woken) = self.lock().try_send(item);
+        fire(woken);
+        result
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        let (result, woken) = self.lock().try_recv();
+        fire(woken);
+        result
+    }
+
+    fn send_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.lock();
+        let item = match inner.try_send(item) {
+            (Ok(()), woken) => {
+                drop(inner);
+                fire(woken);
+                return Ok(());
+            }
+            (Err(TrySendError::Disconnected(item)), _) => {
+                return Err(SendTimeoutError::Disconnected(item));
+            }
+            (Err(TrySendError::Full(item)), _) => item,
+        };
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(SendTimeoutError::Timeout(item));
+        }
+        let (blocker, wake) = Blocker::new();
+        let key = inner.block(Side::Send, Some(item), wake);
+        drop(inner);
+        let leave = Leave {
+            chan: self,
+            side: Side::Send,
+            key,
+        };
+        wait_for(self, key, &blocker, deadline, "channel::Sender::send");
+        let entry = leave.take();
+        drop(entry.wake);
+        match (entry.state, entry.item) {
+            (State::Granted, _) => Ok(()),
+            (State::Disconnected, Some(item)) => Err(SendTimeoutError::Disconnected(item)),
+            (State::Waiting, Some(item)) => Err(SendTimeoutError::Timeout(item)),
+            (_, None) => unreachable!("a sender's item is taken only when it is granted"),
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut inner = self.lock();
+        match inner.try_recv() {
+            (Ok(item), woken) => {
+                drop(inner);
+                fire(woken);
+                return Ok(item);
+            }
+            (Err(TryRecvError::Disconnected), _) => return Err(RecvTimeoutError::Disconnected),
+            (Err(TryRecvError::Empty), _) => {}
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let (blocker, wake) = Blocker::new();
+        let key = inner.block(Side::Recv, None, wake);
+        drop(inner);
+        let leave = Leave {
+            chan: self,
+            side: Side::Recv,
+            key,
+        };
+        wait_for(self, key, &blocker, deadline, "channel::Receiver::recv");
+        let entry = leave.take();
+        drop(entry.wake);
+        match (entry.state, entry.item) {
+            (State::Granted, Some(item)) => Ok(item),
+            (State::Disconnected, _) => Err(RecvTimeoutError::Disconnected),
+            (State::Waiting, _) => Err(RecvTimeoutError::Timeout),
+            (State::Granted, None) => unreachable!("a granted receiver has its item"),
+        }
+    }
+
+    /// The last handle of `side` going disconnects the channel.
+    fn drop_handle(&self, side: Side) {
+        let mut inner = self.lock();
+        let left = match side {
+            Side::Send => {
+                inner.senders -= 1;
+                inner.senders
+            }
+            Side::Recv => {
+                inner.receivers -= 1;
+                inner.receivers
+            }
+        };
+        let other = match side {
+            Side::Send => Side::Recv,
+            Side::Recv => Side::Send,
+        };
+        let woken = if left == 0 {
+            inner.disconnect(other)
+        } else {
+            Vec::new()
+        };
+        drop(inner);
+        fire(woken);
     }
 }
 
@@ -457,7 +948,7 @@ fn wait_for<T>(
 /// assert_eq!(got, [0, 1, 2]);
 /// ```
 pub struct Sender<T> {
-    chan: Arc<Chan<T>>,
+    chan: Arc<Flavor<T>>,
 }
 
 impl<T> Sender<T> {
@@ -495,9 +986,10 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(3), Err(TrySendError::Disconnected(3)));
     /// ```
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let (result, woken) = self.chan.lock().try_send(item);
-        fire(woken);
-        result
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.try_send(item),
+            Flavor::Queue(queue) => queue.try_send(item),
+        }
     }
 
     /// [`send`](Self::send), waiting at most `timeout`.
@@ -536,37 +1028,9 @@ impl<T> Sender<T> {
     }
 
     fn send_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let mut inner = self.chan.lock();
-        let item = match inner.try_send(item) {
-            (Ok(()), woken) => {
-                drop(inner);
-                fire(woken);
-                return Ok(());
-            }
-            (Err(TrySendError::Disconnected(item)), _) => {
-                return Err(SendTimeoutError::Disconnected(item));
-            }
-            (Err(TrySendError::Full(item)), _) => item,
-        };
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return Err(SendTimeoutError::Timeout(item));
-        }
-        let (blocker, wake) = Blocker::new();
-        let key = inner.block(Side::Send, Some(item), wake);
-        drop(inner);
-        let leave = Leave {
-            chan: &self.chan,
-            side: Side::Send,
-            key,
-        };
-        wait_for(&self.chan, key, &blocker, deadline, "channel::Sender::send");
-        let entry = leave.take();
-        drop(entry.wake);
-        match (entry.state, entry.item) {
-            (State::Granted, _) => Ok(()),
-            (State::Disconnected, Some(item)) => Err(SendTimeoutError::Disconnected(item)),
-            (State::Waiting, Some(item)) => Err(SendTimeoutError::Timeout(item)),
-            (_, None) => unreachable!("a sender's item is taken only when it is granted"),
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.send_until(item, deadline),
+            Flavor::Queue(queue) => queue.send_until(item, deadline),
         }
     }
 
@@ -580,7 +1044,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.chan.lock().queue.len()
+        self.chan.len()
     }
 
     /// Whether the channel holds no item.
@@ -606,7 +1070,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.chan.lock().is_full()
+        self.chan.is_full()
     }
 
     /// The bound: `None` for an unbounded channel.
@@ -618,13 +1082,18 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.capacity(), Some(4));
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        self.chan.lock().cap
+        self.chan.capacity()
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {
-        self.chan.lock().senders += 1;
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.lock().senders += 1,
+            Flavor::Queue(queue) => {
+                queue.senders.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Sender {
             chan: self.chan.clone(),
         }
@@ -633,15 +1102,10 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut inner = self.chan.lock();
-        inner.senders -= 1;
-        let woken = if inner.senders == 0 {
-            inner.disconnect(Side::Recv)
-        } else {
-            Vec::new()
-        };
-        drop(inner);
-        fire(woken);
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.drop_handle(Side::Send),
+            Flavor::Queue(queue) => queue.drop_handle(Side::Send),
+        }
     }
 }
 
@@ -670,7 +1134,7 @@ impl<T> fmt::Debug for Sender<T> {
 /// assert_eq!(worker.join().unwrap(), [2, 4, 6]);
 /// ```
 pub struct Receiver<T> {
-    chan: Arc<Chan<T>>,
+    chan: Arc<Flavor<T>>,
 }
 
 impl<T> Receiver<T> {
@@ -704,9 +1168,10 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let (result, woken) = self.chan.lock().try_recv();
-        fire(woken);
-        result
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.try_recv(),
+            Flavor::Queue(queue) => queue.try_recv(),
+        }
     }
 
     /// [`recv`](Self::recv), waiting at most `timeout`.
@@ -745,41 +1210,9 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut inner = self.chan.lock();
-        match inner.try_recv() {
-            (Ok(item), woken) => {
-                drop(inner);
-                fire(woken);
-                return Ok(item);
-            }
-            (Err(TryRecvError::Disconnected), _) => return Err(RecvTimeoutError::Disconnected),
-            (Err(TryRecvError::Empty), _) => {}
-        }
-        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            return Err(RecvTimeoutError::Timeout);
-        }
-        let (blocker, wake) = Blocker::new();
-        let key = inner.block(Side::Recv, None, wake);
-        drop(inner);
-        let leave = Leave {
-            chan: &self.chan,
-            side: Side::Recv,
-            key,
-        };
-        wait_for(
-            &self.chan,
-            key,
-            &blocker,
-            deadline,
-            "channel::Receiver::recv",
-        );
-        let entry = leave.take();
-        drop(entry.wake);
-        match (entry.state, entry.item) {
-            (State::Granted, Some(item)) => Ok(item),
-            (State::Disconnected, _) => Err(RecvTimeoutError::Disconnected),
-            (State::Waiting, _) => Err(RecvTimeoutError::Timeout),
-            (State::Granted, None) => unreachable!("a granted receiver has its item"),
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.recv_until(deadline),
+            Flavor::Queue(queue) => queue.recv_until(deadline),
         }
     }
 
@@ -822,7 +1255,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.chan.lock().queue.len()
+        self.chan.len()
     }
 
     /// Whether the channel holds no item.
@@ -847,7 +1280,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.chan.lock().is_full()
+        self.chan.is_full()
     }
 
     /// The bound: `None` for an unbounded channel.
@@ -859,13 +1292,18 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.capacity(), None);
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        self.chan.lock().cap
+        self.chan.capacity()
     }
 }
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Receiver<T> {
-        self.chan.lock().receivers += 1;
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.lock().receivers += 1,
+            Flavor::Queue(queue) => {
+                queue.receivers.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Receiver {
             chan: self.chan.clone(),
         }
@@ -874,15 +1312,10 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let mut inner = self.chan.lock();
-        inner.receivers -= 1;
-        let woken = if inner.receivers == 0 {
-            inner.disconnect(Side::Send)
-        } else {
-            Vec::new()
-        };
-        drop(inner);
-        fire(woken);
+        match &*self.chan {
+            Flavor::Handoff(chan) => chan.drop_handle(Side::Recv),
+            Flavor::Queue(queue) => queue.drop_handle(Side::Recv),
+        }
     }
 }
 

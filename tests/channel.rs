@@ -331,7 +331,26 @@ fn greenlets_parked_in_send_see_the_last_receiver_drop_on_another_thread_and_get
 }
 
 #[test]
-fn a_receiver_killed_after_an_item_was_handed_to_it_passes_the_item_to_the_next() {
+fn a_rendezvous_receiver_killed_after_an_item_was_handed_to_it_passes_the_item_to_the_next() {
+    let (tx, rx) = channel::bounded::<&str>(0);
+    let first = spawn({
+        let rx = rx.clone();
+        move || rx.recv()
+    });
+    let second = spawn({
+        let rx = rx.clone();
+        move || rx.recv()
+    });
+    yield_now(); // both parked, `first` ahead
+    tx.send("only one").unwrap(); // handed to `first`: the send is done
+    first.kill();
+    assert!(first.join().is_err());
+    assert_eq!(second.join().unwrap(), Ok("only one"));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn a_woken_receiver_that_is_killed_before_it_runs_wakes_the_next_which_takes_the_item() {
     let (tx, rx) = channel::unbounded::<&str>();
     let first = spawn({
         let rx = rx.clone();
@@ -342,7 +361,7 @@ fn a_receiver_killed_after_an_item_was_handed_to_it_passes_the_item_to_the_next(
         move || rx.recv()
     });
     yield_now(); // both parked, `first` ahead
-    tx.send("only one").unwrap(); // handed to `first`, which has not run yet
+    tx.send("only one").unwrap(); // wakes `first`, which has not run yet
     first.kill();
     assert!(first.join().is_err());
     assert_eq!(second.join().unwrap(), Ok("only one"));
@@ -350,19 +369,19 @@ fn a_receiver_killed_after_an_item_was_handed_to_it_passes_the_item_to_the_next(
 }
 
 #[test]
-fn a_receiver_timed_out_after_an_item_was_handed_to_it_puts_it_back_at_the_head() {
+fn a_receiver_timed_out_after_it_was_woken_leaves_the_items_in_order() {
     let (tx, rx) = channel::unbounded::<u32>();
     let waiter = spawn({
         let rx = rx.clone();
         move || with_timeout(ms(1), || rx.recv())
     });
     yield_now(); // parked in `recv`
-    tx.send(1).unwrap(); // handed to the waiter
+    tx.send(1).unwrap(); // wakes the waiter
     tx.send(2).unwrap(); // queued behind it
     // The timeout interrupts the waiter before it runs again.
     thread::sleep(ms(5));
     match waiter.join().unwrap() {
-        // The timeout came first: the item went back, ahead of 2.
+        // The timeout came first: the items are still there, in order.
         Err(_) => assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]),
         // The item was taken before the timeout was raised.
         Ok(got) => {
