@@ -799,6 +799,31 @@ fn park_until(
 }
 
 impl<T> Flavor<T> {
+    /// A handle of `side` was cloned.
+    fn add_handle(&self, side: Side) {
+        match self {
+            Flavor::Handoff(chan) => match side {
+                Side::Send => chan.lock().senders += 1,
+                Side::Recv => chan.lock().receivers += 1,
+            },
+            Flavor::Queue(queue) => {
+                let handles = match side {
+                    Side::Send => &queue.senders,
+                    Side::Recv => &queue.receivers,
+                };
+                handles.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A handle of `side` was dropped: the last one disconnects the channel.
+    fn drop_handle(&self, side: Side) {
+        match self {
+            Flavor::Handoff(chan) => chan.drop_handle(side),
+            Flavor::Queue(queue) => queue.drop_handle(side),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Flavor::Handoff(chan) => chan.lock().queue.len(),
@@ -1093,12 +1118,7 @@ impl<T> Sender<T> {
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {
-        match &*self.chan {
-            Flavor::Handoff(chan) => chan.lock().senders += 1,
-            Flavor::Queue(queue) => {
-                queue.senders.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.chan.add_handle(Side::Send);
         Sender {
             chan: self.chan.clone(),
         }
@@ -1107,10 +1127,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        match &*self.chan {
-            Flavor::Handoff(chan) => chan.drop_handle(Side::Send),
-            Flavor::Queue(queue) => queue.drop_handle(Side::Send),
-        }
+        self.chan.drop_handle(Side::Send);
     }
 }
 
@@ -1303,12 +1320,7 @@ impl<T> Receiver<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Receiver<T> {
-        match &*self.chan {
-            Flavor::Handoff(chan) => chan.lock().receivers += 1,
-            Flavor::Queue(queue) => {
-                queue.receivers.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.chan.add_handle(Side::Recv);
         Receiver {
             chan: self.chan.clone(),
         }
@@ -1317,10 +1329,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        match &*self.chan {
-            Flavor::Handoff(chan) => chan.drop_handle(Side::Recv),
-            Flavor::Queue(queue) => queue.drop_handle(Side::Recv),
-        }
+        self.chan.drop_handle(Side::Recv);
     }
 }
 
