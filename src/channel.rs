@@ -26,7 +26,8 @@
 //! - A rendezvous channel (`bounded(0)`) hands each item to a waiting
 //!   receiver, to which it belongs even before it runs. A receiver that is
 //!   killed or times out after an item was handed to it passes the item to
-//!   the next waiting receiver, or back to the head of the channel.
+//!   the next waiting receiver, or back to the head of the channel (whose
+//!   `len` is then 1 until it is taken).
 //!
 //! A channel is disconnected when every [`Sender`] or every [`Receiver`] is
 //! dropped. Receivers then take what is left and get
@@ -295,11 +296,17 @@ impl<T> Inner<T> {
     /// item or a slot passed from a waiting sender.
     fn try_recv(&mut self) -> (Result<T, TryRecvError>, Option<Wake>) {
         if let Some(item) = self.queue.pop_front() {
-            // A slot is free: the first waiting sender's item takes it.
-            let woken = self.take_from_sender().map(|(next, wake)| {
-                self.queue.push_back(next);
-                wake
-            });
+            // An item handed back by a receiver that left: it goes first.
+            // A sender waiting meanwhile keeps waiting for a receiver of
+            // its own unless that made room.
+            let woken = if self.is_full() {
+                None
+            } else {
+                self.take_from_sender().map(|(next, wake)| {
+                    self.queue.push_back(next);
+                    wake
+                })
+            };
             return (Ok(item), woken);
         }
         // A rendezvous (or a sender waiting for any other reason): take its

@@ -350,6 +350,34 @@ fn a_rendezvous_receiver_killed_after_an_item_was_handed_to_it_passes_the_item_t
 }
 
 #[test]
+fn an_item_a_killed_rendezvous_receiver_hands_back_goes_first_and_a_waiting_sender_still_waits() {
+    let (tx, rx) = channel::bounded::<u32>(0);
+    let first = spawn({
+        let rx = rx.clone();
+        move || rx.recv()
+    });
+    yield_now();
+    tx.send(1).unwrap(); // handed to `first`
+    first.kill();
+    assert!(first.join().is_err());
+    assert_eq!(rx.len(), 1, "the item went back to the channel");
+    let second = spawn({
+        let tx = tx.clone();
+        move || tx.send(2)
+    });
+    yield_now(); // `second` waits: no receiver is there for it
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(
+        rx.len(),
+        0,
+        "the waiting sender's item did not enter the channel"
+    );
+    assert!(!second.is_finished());
+    assert_eq!(rx.recv(), Ok(2));
+    assert_eq!(second.join().unwrap(), Ok(()));
+}
+
+#[test]
 fn a_woken_receiver_that_is_killed_before_it_runs_wakes_the_next_which_takes_the_item() {
     let (tx, rx) = channel::unbounded::<&str>();
     let first = spawn({
