@@ -30,9 +30,10 @@
 //!   `len` is then 1 until it is taken).
 //!
 //! A channel is disconnected when every [`Sender`] or every [`Receiver`] is
-//! dropped. Receivers then take what is left and get
-//! [`RecvError`]; senders get their item back in a [`SendError`]. Every
-//! waiting call of the side that is still there wakes to see it.
+//! dropped. Receivers then take what is left and get [`RecvError`]; senders
+//! get their item back in a [`SendError`], and what was left in the channel
+//! is dropped with the last receiver. Every waiting call of the side that
+//! is still there wakes to see it.
 //!
 //! Greenlets never move between threads: to hand work to a greenlet of
 //! another hub, send it through a channel. A greenlet that waits on a
@@ -257,7 +258,7 @@ impl Blocker {
 }
 
 /// Which queue of blocked calls an entry is in.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Side {
     Send,
     Recv,
@@ -679,6 +680,11 @@ impl<T> Queue<T> {
                 .collect()
         };
         fire(woken);
+        if side == Side::Recv {
+            // Nobody can take what is left: drop it now (as crossbeam does),
+            // so that what the items hold (a socket, a buffer) goes too.
+            while self.pop().is_some() {}
+        }
     }
 }
 
@@ -956,8 +962,15 @@ impl<T> Chan<T> {
         } else {
             Vec::new()
         };
+        // The last receiver gone: what is left is dropped now, outside the lock.
+        let left_over = if left == 0 && side == Side::Recv {
+            std::mem::take(&mut inner.queue)
+        } else {
+            VecDeque::new()
+        };
         drop(inner);
         fire(woken);
+        drop(left_over);
     }
 }
 

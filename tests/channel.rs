@@ -520,3 +520,41 @@ fn the_handles_are_send_and_sync() {
     check::<channel::Sender<Vec<u8>>>();
     check::<channel::Receiver<Vec<u8>>>();
 }
+
+#[test]
+fn items_left_when_the_last_receiver_goes_are_dropped_at_once() {
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    for cap in [None, Some(2)] {
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (tx, rx) = match cap {
+            None => channel::unbounded(),
+            Some(cap) => channel::bounded(cap),
+        };
+        for _ in 0..2 {
+            assert!(tx.send(Counted(dropped.clone())).is_ok());
+        }
+        let rx2 = rx.clone();
+        drop(rx);
+        assert_eq!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a receiver is left"
+        );
+        drop(rx2);
+        // The sender is still there: the items went with the last receiver.
+        assert_eq!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "capacity {cap:?}"
+        );
+        let refused = tx.send(Counted(dropped.clone()));
+        assert!(refused.is_err());
+        drop(refused);
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+}
