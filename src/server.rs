@@ -1,5 +1,6 @@
 //! [`StreamServer`]: a TCP server that serves each connection in its own
-//! greenlet (gevent's `StreamServer`).
+//! greenlet (gevent's `StreamServer`), on this thread's hub or on a hub per
+//! worker thread ([`StreamServer::bind_workers`]).
 //!
 //! The accept loop never gives up: when the process runs out of descriptors
 //! (`EMFILE`, `ENFILE`) an accept fails while the connection stays queued,
@@ -9,7 +10,8 @@
 //!
 //! This module must not hold a `RefCell` borrow while it parks.
 
-// Layer: user-facing. Owns the accept loop; uses net, pool, event, the wait-list and `sys`.
+// Layer: user-facing. Owns the accept loop and the worker threads; uses net, pool, event,
+// channel, the wait-list and `sys`.
 
 #![forbid(unsafe_code)]
 
@@ -44,8 +46,10 @@ type Handler = dyn Fn(TcpStream, SocketAddr);
 /// A TCP server that runs `handler(stream, peer)` in a new greenlet for
 /// every connection.
 ///
-/// Build it with [`StreamServer::bind`] (the port is bound at once), cap
-/// concurrent connections with [`max_connections`](StreamServer::max_connections),
+/// Build it with [`StreamServer::bind`] (the port is bound at once; or with
+/// [`bind_workers`](StreamServer::bind_workers), to serve it from a hub on
+/// each of several threads), cap concurrent connections with
+/// [`max_connections`](StreamServer::max_connections),
 /// then either [`serve_forever`](StreamServer::serve_forever) (blocks the
 /// caller) or [`start`](StreamServer::start) (serves in a background greenlet).
 /// [`stop`](StreamServer::stop) closes the port and ends the serving.
