@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use greenlet::StackKind;
 use greenlet::net::{TcpListener, TcpStream};
+#[cfg(target_os = "linux")]
 use greenlet::server::StreamServer;
 
 const USAGE: &str = "\
@@ -142,7 +143,15 @@ fn echo(stream: TcpStream, peer: SocketAddr, work: Duration) -> io::Result<u64> 
     }
 }
 
+/// `--workers` elsewhere than Linux: `SO_REUSEPORT` spreads connections
+/// over listeners only there.
+#[cfg(not(target_os = "linux"))]
+fn serve_workers(_addr: &str, _workers: usize, _work: Duration) -> ! {
+    usage_error("--workers needs Linux (SO_REUSEPORT load balancing)")
+}
+
 /// `--workers`: the port served from `workers` threads.
+#[cfg(target_os = "linux")]
 fn serve_workers(addr: &str, workers: usize, work: Duration) -> ! {
     let server = StreamServer::bind_workers(addr, workers, move || {
         move |stream, peer| {
