@@ -287,11 +287,16 @@ impl Remote {
 }
 
 /// What an [`ExternalWaker`] and its [`ExternalWait`] share.
+///
+/// `done` is set under the `waker` lock (so a waker handed out after it
+/// was set is never waited for) and read without it: the wait asks it
+/// before and after every park, and a lock each time was ~17% of a
+/// hand-off between two greenlets on a channel.
 #[derive(Default)]
 struct Signal {
-    done: bool,
+    done: AtomicBool,
     /// The waiting task's waker for its current park.
-    waker: Option<Waker>,
+    waker: Mutex<Option<Waker>>,
 }
 
 /// Signals one waiting task of a hub from any thread, once: by
@@ -299,13 +304,13 @@ struct Signal {
 /// waiter is never forgotten when the work meant to wake it fails).
 pub(crate) struct ExternalWaker {
     remote: Arc<Remote>,
-    signal: Arc<Mutex<Signal>>,
+    signal: Arc<Signal>,
     sent: bool,
 }
 
 /// The hub's side of an [`ExternalWaker`]: parks until it has fired.
 pub(crate) struct ExternalWait {
-    signal: Arc<Mutex<Signal>>,
+    signal: Arc<Signal>,
 }
 
 /// A waker for the current task that another thread can fire, and the wait
@@ -314,7 +319,7 @@ pub(crate) struct ExternalWait {
 pub(crate) fn external_signal() -> (ExternalWaker, ExternalWait) {
     with_hub(|hub| {
         hub.external_pending.set(hub.external_pending.get() + 1);
-        let signal = Arc::new(Mutex::new(Signal::default()));
+        let signal = Arc::new(Signal::default());
         (
             ExternalWaker {
                 remote: hub.remote.clone(),
@@ -336,9 +341,15 @@ impl ExternalWaker {
             return;
         }
         let waker = {
-            let mut signal = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
-            signal.done = true;
-            signal.waker.take()
+            let mut waker = self
+                .signal
+                .waker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.signal
+                .done
+                .store(true, std::sync::atomic::Ordering::Release);
+            waker.take()
         };
         // Fired on the waiting hub's own thread (a channel between two
         // greenlets of one hub): wake the task here, with no lock and no
@@ -375,10 +386,7 @@ impl Drop for ExternalWaker {
 
 impl ExternalWait {
     pub(crate) fn is_done(&self) -> bool {
-        self.signal
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .done
+        self.signal.done.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Parks the current task until the waker has fired. A kill or
@@ -441,10 +449,11 @@ impl ExternalWait {
     }
 
     fn hand_out(&self, waker: Waker) {
-        self.signal
+        *self
+            .signal
+            .waker
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .waker = Some(waker);
+            .unwrap_or_else(PoisonError::into_inner) = Some(waker);
     }
 }
 
