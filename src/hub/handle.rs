@@ -121,10 +121,10 @@ impl Handle {
                 .jobs
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            match jobs.as_mut() {
-                Some(jobs) => jobs.push(job),
-                None => return Err(job), // the hub is gone
+            if !self.remote.open.load(Ordering::Acquire) {
+                return Err(job); // the hub is gone
             }
+            jobs.push(job);
         }
         if let Err(e) = self.remote.poll_waker.wake() {
             log::error!(target: "greenlet", "cannot wake a hub from another thread: {e}");

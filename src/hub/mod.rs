@@ -266,10 +266,11 @@ struct Remote {
     /// Wake-ups left by [`ExternalWaker`]s: one message per waker, with the
     /// task to wake if it was parked by then.
     wakers: Mutex<Vec<Option<Waker>>>,
-    /// Work from [`Handle::submit`], run by the loop; `None` once the hub
-    /// has shut down.
-    jobs: Mutex<Option<Vec<Job>>>,
-    /// `jobs` is not `None` yet (read without the lock on every check).
+    /// Work from [`Handle::submit`], run by the loop.
+    jobs: Mutex<Vec<Job>>,
+    /// The hub takes jobs: cleared at shut-down. Changed only under the
+    /// `jobs` lock (so no job is pushed after it), read without it on every
+    /// check.
     open: AtomicBool,
     /// [`Handle`]s alive: while there are any, another thread may bring work.
     handles: AtomicUsize,
@@ -500,7 +501,7 @@ impl Hub {
             events: RefCell::new(mio::Events::with_capacity(1024)),
             remote: Arc::new(Remote {
                 wakers: Mutex::new(Vec::new()),
-                jobs: Mutex::new(Some(Vec::new())),
+                jobs: Mutex::new(Vec::new()),
                 open: AtomicBool::new(true),
                 handles: AtomicUsize::new(0),
                 on_last_handle: Mutex::new(None),
@@ -860,9 +861,11 @@ impl Hub {
         let removed = self.tasks.borrow_mut().try_remove(header.slab_key.get());
         header.joiners.grant_all(|| ());
         drop(removed);
-        if self.tasks.borrow().is_empty()
-            && let Some(waker) = self.idle_waiter.take()
+        // The cheap test first: this runs on every greenlet's end.
+        if let Some(waker) = self.idle_waiter.get()
+            && self.tasks.borrow().is_empty()
         {
+            self.idle_waiter.set(None);
             self.wake(&waker);
         }
     }
@@ -976,14 +979,13 @@ impl Hub {
             self.wake(waker);
         }
         // Jobs run with no borrow of the hub held: they spawn greenlets.
-        let jobs = self
-            .remote
-            .jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let jobs = std::mem::take(
+            &mut *self
+                .remote
+                .jobs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for job in jobs {
             job();
         }
@@ -1057,7 +1059,7 @@ impl Hub {
             self.remote
                 .open
                 .store(false, std::sync::atomic::Ordering::Release);
-            jobs.take()
+            std::mem::take(&mut *jobs)
         };
         let last_handle = self
             .remote

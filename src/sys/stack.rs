@@ -511,6 +511,7 @@ impl SharedSlot {
         if stack.occupant.get() == self.id {
             return;
         }
+        debug_assert!(self.out, "a slot that is not the occupant has switched out");
         stack.claim(self.id);
         let (offset, len) = (usize::from(self.offset), self.len as usize);
         let from = stack.mapping.top() - len;
