@@ -57,6 +57,9 @@ fn a_plain_thread_spawns_on_a_hub_thread_and_joins() {
 #[test]
 fn a_greenlet_of_one_hub_spawns_on_another_and_joins_without_blocking_its_own() {
     let other = hub::spawn_thread("other-hub").unwrap();
+    // The remote greenlet answers only once this hub's ticker has ticked
+    // five times: the join can end only if the ticker ran meanwhile.
+    let (ticked, ticks_done) = channel::bounded::<()>(1);
     let ticks = std::rc::Rc::new(std::cell::Cell::new(0));
     let ticker = {
         let ticks = ticks.clone();
@@ -65,11 +68,12 @@ fn a_greenlet_of_one_hub_spawns_on_another_and_joins_without_blocking_its_own() 
                 greenlet::sleep(ms(5));
                 ticks.set(ticks.get() + 1);
             }
+            ticked.send(()).unwrap();
         })
     };
     let joiner = greenlet::spawn(move || {
-        let g = other.spawn(|| {
-            greenlet::sleep(ms(60));
+        let g = other.spawn(move || {
+            ticks_done.recv().unwrap();
             "slow answer"
         });
         g.join().unwrap()
