@@ -226,3 +226,41 @@ fn handles_and_remote_greenlets_are_send() {
     fn check_sync<T: Sync>() {}
     check_sync::<hub::Handle>();
 }
+
+#[test]
+fn greenlets_on_two_hubs_get_every_reply_whether_it_comes_at_once_or_after_the_hub_slept() {
+    // A hub that has just sent to another hub watches for the reply for a
+    // moment before it sleeps in its poller: replies that come at once are
+    // taken awake, the slower ones (a 1 ms sleep, far past that moment) by
+    // a wake-up of the sleeping poller. Neither may be slept through: a
+    // lost wake-up would leave its round trip waiting out the 2 s timeout.
+    const ROUND_TRIPS: u64 = 2_000;
+    const SLOW_EVERY: u64 = 50;
+    let (requests, requests_rx) = channel::unbounded::<u64>();
+    let (replies_tx, replies) = channel::unbounded::<u64>();
+    let replier = hub::spawn_thread("replier").unwrap();
+    let requester = hub::spawn_thread("requester").unwrap();
+    let served = replier.spawn(move || {
+        for request in requests_rx.iter() {
+            if request % SLOW_EVERY == 0 {
+                greenlet::sleep(ms(1));
+            }
+            replies_tx.send(request * 2).unwrap();
+        }
+    });
+    let start = Instant::now();
+    let asked = requester.spawn(move || {
+        for request in 0..ROUND_TRIPS {
+            requests.send(request).unwrap();
+            let reply = replies.recv_timeout(Duration::from_secs(2));
+            assert_eq!(reply, Ok(request * 2), "round trip {request}");
+        }
+    });
+    asked.join().unwrap();
+    let elapsed = start.elapsed();
+    served.join().unwrap();
+    // 40 replies wait 1 ms each; the others take microseconds (up to
+    // ~100 µs each where a sleeping virtual CPU is slow to wake): ~0.25 s
+    // at worst, against 2 s for a single lost wake-up.
+    assert!(elapsed < Duration::from_millis(1_500), "took {elapsed:?}");
+}

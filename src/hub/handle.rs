@@ -110,7 +110,13 @@ impl Handle {
     /// else from its loop, which is woken for it. Gives the job back if the
     /// hub's thread has exited.
     pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
-        let here = try_with_hub(|hub| Arc::ptr_eq(&hub.remote, &self.remote)) == Some(true);
+        let here = try_with_hub(|hub| {
+            let mine = Arc::ptr_eq(&hub.remote, &self.remote);
+            if !mine {
+                hub.woke_other_hub.set(true);
+            }
+            mine
+        }) == Some(true);
         if here {
             job();
             return Ok(());
@@ -126,9 +132,7 @@ impl Handle {
             }
             jobs.push(job);
         }
-        if let Err(e) = self.remote.poll_waker.wake() {
-            log::error!(target: "greenlet", "cannot wake a hub from another thread: {e}");
-        }
+        self.remote.notify();
         Ok(())
     }
 }
