@@ -484,15 +484,20 @@ fn a_killed_sender_waiting_for_room_sends_nothing() {
 fn the_root_context_waiting_in_recv_runs_the_hubs_greenlets() {
     let (tx, rx) = channel::bounded(0);
     let ran = Rc::new(Cell::new(false));
+    // The other thread sends once the greenlet has run (or, if it never
+    // does, after 5 s): the root's wait can end only after the greenlet ran
+    // while the root waited, or with `ran` false.
+    let (went, go) = std::sync::mpsc::channel();
     let other = {
         let ran = ran.clone();
         spawn(move || {
             greenlet::sleep(ms(5));
             ran.set(true);
+            went.send(()).unwrap();
         })
     };
     let sender = thread::spawn(move || {
-        thread::sleep(ms(40));
+        let _ = go.recv_timeout(Duration::from_secs(5));
         tx.send(()).unwrap();
     });
     rx.recv().unwrap();

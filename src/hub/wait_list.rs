@@ -86,13 +86,6 @@ impl<G> Entries<G> {
         }
     }
 
-    fn back(&self) -> Option<&Entry<G>> {
-        self.rest
-            .as_ref()
-            .and_then(|rest| rest.back())
-            .or(self.first.as_ref())
-    }
-
     fn get_mut(&mut self, index: usize) -> Option<&mut Entry<G>> {
         match index {
             0 => self.first.as_mut(),
@@ -160,18 +153,19 @@ impl<G> WaitList<G> {
     /// `orphan` receives a grant that reaches the waiter but that it will not
     /// collect (it leaves by deadline or interrupt first).
     pub(crate) fn enqueue<F: FnOnce(G)>(&self, orphan: F) -> Waiter<'_, G, F> {
+        let waker = current_waker();
         let mut inner = self.inner.borrow_mut();
         let ticket = inner.next_ticket;
         inner.next_ticket += 1;
         inner.entries.push_back(Entry {
             ticket,
-            waker: current_waker(),
+            waker,
             grant: None,
         });
         Waiter {
             list: self,
             ticket,
-            waker: inner.entries.back().map(|entry| entry.waker),
+            waker: Some(waker),
             orphan: Some(orphan),
         }
     }
@@ -202,6 +196,19 @@ impl<G> WaitList<G> {
     /// it has one.
     fn take_grant(&self, ticket: u64) -> Option<G> {
         let mut inner = self.inner.borrow_mut();
+        let inner = &mut *inner;
+        // The usual case, the first waiter, without moving its entry out.
+        if let Some(first) = &mut inner.entries.first
+            && first.ticket == ticket
+        {
+            let grant = first.grant.take()?;
+            inner.entries.first = match &mut inner.entries.rest {
+                Some(rest) => rest.pop_front(),
+                None => None,
+            };
+            inner.granted -= 1;
+            return Some(grant);
+        }
         let index = inner.index(ticket)?;
         inner.entries.get_mut(index)?.grant.as_ref()?;
         let entry = inner.entries.remove(index)?;
