@@ -34,7 +34,7 @@ mod common;
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 
 /// A tokio runtime as `#[tokio::main(flavor = "current_thread")]` makes it.
 fn tokio_current_thread() -> tokio::runtime::Runtime {
@@ -307,8 +307,18 @@ fn sleep_for(i: usize) -> Duration {
     Duration::from_millis(1 + (i % 10) as u64)
 }
 
+/// The same sleeps as [`sleep_for`], in ten blocks of consecutive indices
+/// (`n` tasks): the tasks then wake in the order they were spawned, so what
+/// each touches as it wakes (its task, its saved stack) is next to what the
+/// one before touched, where `sleep_for`'s tasks wake every tenth.
+fn sleep_in_blocks(i: usize, n: usize) -> Duration {
+    Duration::from_millis(1 + (i * 10 / n) as u64)
+}
+
 /// One iteration: spawn all the tasks, each sleeping `sleep_for(index)`,
-/// and join them all; the wall time of the whole.
+/// and join them all; the wall time of the whole. The `_in_blocks` rows:
+/// the same with `sleep_in_blocks`, to show how much of the time is cache
+/// misses from waking in an order unlike the spawn order.
 fn sleepers(c: &mut Criterion) {
     const THREADS: usize = 1_000;
     const GREENLETS: usize = 100_000;
@@ -344,8 +354,45 @@ fn sleepers(c: &mut Criterion) {
         let runtime = tokio_current_thread();
         b.iter(|| runtime.block_on(tokio_sleepers(GREENLETS)))
     });
+    group.bench_function("greenlet_100k_in_blocks", |b| {
+        b.iter(|| {
+            let gs = (0..GREENLETS)
+                .map(|i| greenlet::spawn(move || greenlet::sleep(sleep_in_blocks(i, GREENLETS))));
+            for result in greenlet::joinall(gs.collect::<Vec<_>>()) {
+                result.unwrap();
+            }
+        })
+    });
+    group.bench_function("tokio_current_thread_100k_in_blocks", |b| {
+        let runtime = tokio_current_thread();
+        b.iter(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..GREENLETS)
+                    .map(|i| tokio::spawn(tokio::time::sleep(sleep_in_blocks(i, GREENLETS))))
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            })
+        })
+    });
     group.finish();
-    report_parked_memory();
+    report_parked_memory_in_a_child();
+}
+
+/// The flag that makes this binary only print [`report_parked_memory`]'s
+/// figures and exit.
+const PARKED_MEMORY: &str = "--parked-memory";
+
+/// Runs [`report_parked_memory`] in a fresh process (this binary again):
+/// in this one, memory the benchmarks before it took and freed is reused,
+/// and the growth it measures comes out near zero.
+fn report_parked_memory_in_a_child() {
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    match std::process::Command::new(exe).arg(PARKED_MEMORY).status() {
+        Ok(status) if status.success() => {}
+        other => println!("memory: the measuring process failed: {other:?}"),
+    }
 }
 
 /// `n` tokio tasks each sleeping `sleep_for(index)`, all joined.
@@ -426,4 +473,11 @@ criterion_group!(
     switch_vs_runnable,
     sleepers
 );
-criterion_main!(benches);
+fn main() {
+    if std::env::args().any(|arg| arg == PARKED_MEMORY) {
+        report_parked_memory();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
