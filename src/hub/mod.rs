@@ -1018,10 +1018,11 @@ impl Hub {
     /// [`SPIN_FOR_REMOTE`] (or until `deadline`), so that one that comes
     /// soon finds the hub awake. True if one came.
     ///
-    /// Fewer hubs spin at once than this thread may use processors, so that
-    /// one is always left for a thread with work (perhaps the one whose
-    /// reply is awaited): on one processor a spinning hub held it while
-    /// the replier waited, and a round trip went from ~4 to ~35 µs.
+    /// No more hubs watch at once than this thread may use processors, and
+    /// each yields its processor between looks, so that a thread with work
+    /// (perhaps the one whose reply is awaited) is not kept off it: pinned
+    /// to one processor, a watch without the yield held it while the
+    /// replier waited, and a round trip went from ~4 to ~35 µs.
     fn spin_for_remote(&self, deadline: Option<Instant>) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         static SPINNING: AtomicUsize = AtomicUsize::new(0);
