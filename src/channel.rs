@@ -232,12 +232,27 @@ enum Wake {
 
 impl Wake {
     fn fire(self) {
+        WOKE_ANOTHER.with(|woke| woke.set(true));
         match self {
-            Wake::Thread(thread) => thread.unpark(),
+            Wake::Thread(thread) => {
+                crate::hub::note_woke_another_thread();
+                thread.unpark();
+            }
             Wake::Hub(waker) => waker.wake(),
         }
     }
 }
+
+thread_local! {
+    /// This thread woke a blocked call since it last blocked itself: a
+    /// reply is likely soon, so a plain thread watches for it before it
+    /// parks (see [`park_until`]).
+    static WOKE_ANOTHER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long a plain thread that has just woken someone watches for its own
+/// wake-up before it parks, yielding between looks.
+const WATCH: std::time::Duration = std::time::Duration::from_micros(20);
 
 /// The waking half of [`Wake`], kept by the blocked call.
 enum Blocker {
@@ -630,7 +645,7 @@ impl<T> Queue<T> {
         if ready() {
             return; // `leave` passes on a wake-up that came meanwhile
         }
-        park_until(&blocker, deadline, what, || {
+        park_until(&blocker, deadline, what, side == Side::Recv, || {
             self.lock().entries[key].state == State::Waiting
         });
         leave.take();
@@ -768,21 +783,30 @@ impl<T> Drop for Leave<'_, T> {
 fn wait_for<T>(
     chan: &Chan<T>,
     key: usize,
+    side: Side,
     blocker: &Blocker,
     deadline: Option<Instant>,
     what: &'static str,
 ) {
-    park_until(blocker, deadline, what, || {
+    park_until(blocker, deadline, what, side == Side::Recv, || {
         chan.lock().state(key) == State::Waiting
     });
 }
 
 /// Parks the caller until its wake fires (`still_waiting()` turns false,
 /// for a thread, which may wake spuriously) or until `deadline`.
+///
+/// A plain thread waiting to receive (`watch`) that has woken a blocked
+/// call since it last blocked (it sent a request, and the reply may come
+/// soon) watches for its wake-up for [`WATCH`] before it parks. A thread
+/// waiting for room never does: a producer that sleeps while the consumer
+/// drains does better than one on its heels (bounded throughput was 7%
+/// slower with the watch there).
 fn park_until(
     blocker: &Blocker,
     deadline: Option<Instant>,
     what: &'static str,
+    watch: bool,
     still_waiting: impl Fn() -> bool,
 ) {
     let passed = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
@@ -795,6 +819,15 @@ fn park_until(
             );
         }
         Blocker::Thread => {
+            if WOKE_ANOTHER.with(|woke| woke.replace(false)) && watch {
+                let until = Instant::now() + WATCH;
+                while still_waiting() {
+                    thread::yield_now();
+                    if Instant::now() >= until || passed() {
+                        break;
+                    }
+                }
+            }
             while still_waiting() {
                 match deadline {
                     None => thread::park(),
@@ -896,7 +929,14 @@ impl<T> Chan<T> {
             side: Side::Send,
             key,
         };
-        wait_for(self, key, &blocker, deadline, "channel::Sender::send");
+        wait_for(
+            self,
+            key,
+            Side::Send,
+            &blocker,
+            deadline,
+            "channel::Sender::send",
+        );
         let entry = leave.take();
         drop(entry.wake);
         match (entry.state, entry.item) {
@@ -929,7 +969,14 @@ impl<T> Chan<T> {
             side: Side::Recv,
             key,
         };
-        wait_for(self, key, &blocker, deadline, "channel::Receiver::recv");
+        wait_for(
+            self,
+            key,
+            Side::Recv,
+            &blocker,
+            deadline,
+            "channel::Receiver::recv",
+        );
         let entry = leave.take();
         drop(entry.wake);
         match (entry.state, entry.item) {

@@ -143,12 +143,14 @@
 //!   (thread-per-core, as monoio, glommio and Seastar do). One worker per
 //!   core is the usual choice.
 //!
-//! A hub whose greenlets have just woken a task of another hub, and that
-//! then has nothing to run but waits for a wake-up from another thread,
-//! watches for it for up to 20 µs before it sleeps in its poller (yielding
-//! its processor between looks): a reply that comes soon costs neither side
-//! a system call or a sleep, and a round trip between two hubs takes a few
-//! microseconds. The price is that much CPU time once per such wait.
+//! A hub whose greenlets have just woken a task of another hub or a plain
+//! thread, and that then has nothing to run but waits for a wake-up from
+//! another thread, watches for it for up to 20 µs before it sleeps in its
+//! poller (yielding its processor between looks); so does a plain thread
+//! that receives on a channel after waking someone. A reply that comes soon
+//! costs neither side a system call or a sleep, and a round trip between two
+//! hubs, or a hub and a thread, takes a few microseconds. The price is that
+//! much CPU time once per such wait.
 //!
 //! Beyond one machine, run one process per machine behind any TCP load
 //! balancer; greenlet has no cluster of its own.

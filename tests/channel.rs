@@ -563,3 +563,40 @@ fn items_left_when_the_last_receiver_goes_are_dropped_at_once() {
         assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 }
+
+#[test]
+fn a_greenlet_and_a_plain_thread_get_every_reply_whether_it_comes_at_once_or_late() {
+    // Each side, having just woken the other, watches for the reply for a
+    // moment before it sleeps: quick replies are caught awake, the slower
+    // ones (a 1 ms sleep, past the watch) by a real wake-up. A lost wake-up
+    // would leave its round trip waiting out the 2 s timeout.
+    const ROUND_TRIPS: u64 = 2_000;
+    const SLOW_EVERY: u64 = 50;
+    let (requests, requests_rx) = channel::unbounded::<u64>();
+    let (replies_tx, replies) = channel::unbounded::<u64>();
+    let replier = thread::spawn(move || {
+        while let Ok(request) = requests_rx.recv_timeout(Duration::from_secs(2)) {
+            if request % SLOW_EVERY == 0 {
+                thread::sleep(ms(1));
+            }
+            replies_tx.send(request * 2).unwrap();
+        }
+    });
+    let asked = spawn(move || {
+        let mut slowest = Duration::ZERO;
+        for request in 0..ROUND_TRIPS {
+            let start = Instant::now();
+            requests.send(request).unwrap();
+            let reply = replies.recv_timeout(Duration::from_secs(2));
+            assert_eq!(reply, Ok(request * 2), "round trip {request}");
+            slowest = slowest.max(start.elapsed());
+        }
+        slowest
+    });
+    let slowest = asked.join().unwrap();
+    replier.join().unwrap();
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a round trip took {slowest:?}"
+    );
+}

@@ -1323,6 +1323,13 @@ fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
     raise_pending(header, Some(current));
 }
 
+/// A task of this thread's hub has woken a plain thread (one without a
+/// hub): a reply may come soon, as after waking another hub (see
+/// [`SPIN_FOR_REMOTE`]).
+pub(crate) fn note_woke_another_thread() {
+    try_with_hub(|hub| hub.woke_other_hub.set(true));
+}
+
 /// Whether a greenlet (not the root context) is running on this thread.
 #[cfg_attr(not(all(feature = "hook", target_os = "linux")), allow(dead_code))] // for `monkey`
 #[inline(always)]
