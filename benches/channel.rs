@@ -8,8 +8,9 @@
 //!   plain threads, `std::sync::mpsc::channel`) and `tokio_mpsc_two_runtimes`
 //!   (a task on each of two `current_thread` runtimes, on two OS threads,
 //!   `tokio::sync::mpsc::unbounded_channel`); target: greenlet ≤ tokio.
-//!   `greenlet_one_hub` (both greenlets on one hub: no thread crossing) is
-//!   there for scale. Every channel is unbounded (at most one item is ever in
+//!   `greenlet_hub_to_thread`: a greenlet's requests answered by a plain
+//!   thread (no hub there), against the same two rows. `greenlet_one_hub`
+//!   (both greenlets on one hub: no thread crossing) is there for scale. Every channel is unbounded (at most one item is ever in
 //!   flight); the threads are set up before the timing and torn down after.
 //!   On this project's VMs a wake-up across threads comes in two regimes, a
 //!   round trip of ~4 µs or of ~30–100 µs, for every row alike (std's
@@ -105,6 +106,16 @@ fn greenlet_two_hubs(iters: u64) -> Duration {
     )
 }
 
+/// `iters` round trips between a greenlet (on a new OS thread's hub) and a
+/// plain thread.
+fn greenlet_hub_to_thread(iters: u64) -> Duration {
+    let (ping_tx, ping_rx) = channel::unbounded();
+    let (pong_tx, pong_rx) = channel::unbounded();
+    let main = greenlet_ping(iters, ping_tx, pong_rx);
+    let peer = greenlet_pong(ping_rx, pong_tx);
+    on_two_threads(move || greenlet::spawn(main).join().unwrap(), peer)
+}
+
 /// `iters` round trips between two greenlets of one hub (a new OS thread's).
 fn greenlet_one_hub(iters: u64) -> Duration {
     let (ping_tx, ping_rx) = channel::unbounded();
@@ -190,6 +201,9 @@ fn channel_ping_pong(c: &mut Criterion) {
     });
     group.bench_function("tokio_mpsc_two_runtimes", |b| {
         b.iter_custom(tokio_mpsc_two_runtimes)
+    });
+    group.bench_function("greenlet_hub_to_thread", |b| {
+        b.iter_custom(greenlet_hub_to_thread)
     });
     group.bench_function("greenlet_one_hub", |b| b.iter_custom(greenlet_one_hub));
     group.finish();
