@@ -25,6 +25,10 @@
 //!   two plain threads; target: greenlet ≤ crossbeam. Both with the same
 //!   channel kind: `bounded_1024` and `unbounded`.
 //!
+//! - `spawn_blocking`: a short job on a pool thread and back, from a
+//!   greenlet (`greenlet::threadpool`) and from a tokio task
+//!   (`tokio::task::spawn_blocking`).
+//!
 //! Run: `cargo bench --bench channel`; one group: `cargo bench --bench
 //! channel -- '^channel_ping_pong/'` (a filter is a regex over
 //! `group/function`).
@@ -311,5 +315,51 @@ fn channel_throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, channel_ping_pong, channel_throughput);
+/// One iteration is one short job (`|| i + 1`) run on a pool thread and its
+/// result back, waited for by a greenlet (`greenlet::threadpool`, a pool
+/// of two threads) or by a tokio task on a `current_thread` runtime
+/// (`tokio::task::spawn_blocking`): the bridge to OS threads, round trip.
+fn spawn_blocking(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spawn_blocking");
+    group.bench_function("greenlet_threadpool", |b| {
+        b.iter_custom(|iters| {
+            thread::spawn(move || {
+                let pool = greenlet::threadpool::ThreadPool::new(2);
+                pool.spawn_blocking(|| ()); // its first thread is up
+                greenlet::spawn(move || {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        black_box(pool.spawn_blocking(move || i + 1));
+                    }
+                    start.elapsed()
+                })
+                .join()
+                .unwrap()
+            })
+            .join()
+            .unwrap()
+        })
+    });
+    group.bench_function("tokio_current_thread", |b| {
+        b.iter_custom(|iters| {
+            let runtime = tokio_current_thread();
+            runtime.block_on(async move {
+                tokio::task::spawn_blocking(|| ()).await.unwrap();
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(tokio::task::spawn_blocking(move || i + 1).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    channel_ping_pong,
+    channel_throughput,
+    spawn_blocking
+);
 criterion_main!(benches);

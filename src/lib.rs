@@ -147,7 +147,8 @@
 //! thread, and that then has nothing to run but waits for a wake-up from
 //! another thread, watches for it for up to 20 µs before it sleeps in its
 //! poller (yielding its processor between looks); so does a plain thread
-//! that receives on a channel after waking someone. A reply that comes soon
+//! that receives on a channel after waking someone, and a thread of a
+//! [`threadpool::ThreadPool`] after each job. A reply that comes soon
 //! costs neither side a system call or a sleep, and a round trip between two
 //! hubs, or a hub and a thread, takes a few microseconds. The price is that
 //! much CPU time once per such wait.

@@ -1324,8 +1324,8 @@ fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
 }
 
 /// A task of this thread's hub has woken a plain thread (one without a
-/// hub): a reply may come soon, as after waking another hub (see
-/// [`SPIN_FOR_REMOTE`]).
+/// hub) or handed one work: a reply may come soon, as after waking another
+/// hub (see [`SPIN_FOR_REMOTE`]).
 pub(crate) fn note_woke_another_thread() {
     try_with_hub(|hub| hub.woke_other_hub.set(true));
 }
