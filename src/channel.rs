@@ -252,7 +252,7 @@ thread_local! {
 
 /// How long a plain thread that has just woken someone watches for its own
 /// wake-up before it parks, yielding between looks.
-const WATCH: std::time::Duration = std::time::Duration::from_micros(20);
+const WATCH: Duration = Duration::from_micros(20);
 
 /// The waking half of [`Wake`], kept by the blocked call.
 enum Blocker {

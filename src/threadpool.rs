@@ -19,7 +19,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::hub::{Cancelled, ExternalWait, ExternalWaker, external_signal};
 
@@ -330,10 +330,10 @@ impl Shared {
     /// Watches for a call for up to [`WATCH`] (counted in `idle`), and
     /// returns the state locked, with a call in `calls` if one came.
     fn watch_for_call(&self) -> MutexGuard<'_, State> {
-        let until = std::time::Instant::now() + WATCH;
+        let until = Instant::now() + WATCH;
         loop {
             let state = self.lock();
-            if state.calls > 0 || std::time::Instant::now() >= until {
+            if state.calls > 0 || Instant::now() >= until {
                 return state;
             }
             drop(state);

@@ -582,17 +582,7 @@ fn a_greenlet_and_a_plain_thread_get_every_reply_whether_it_comes_at_once_or_lat
             replies_tx.send(request * 2).unwrap();
         }
     });
-    let asked = spawn(move || {
-        let mut slowest = Duration::ZERO;
-        for request in 0..ROUND_TRIPS {
-            let start = Instant::now();
-            requests.send(request).unwrap();
-            let reply = replies.recv_timeout(Duration::from_secs(2));
-            assert_eq!(reply, Ok(request * 2), "round trip {request}");
-            slowest = slowest.max(start.elapsed());
-        }
-        slowest
-    });
+    let asked = spawn(move || util::slowest_of_round_trips(ROUND_TRIPS, &requests, &replies));
     let slowest = asked.join().unwrap();
     replier.join().unwrap();
     assert!(

@@ -250,17 +250,8 @@ fn greenlets_on_two_hubs_get_every_reply_whether_it_comes_at_once_or_after_the_h
             replies_tx.send(request * 2).unwrap();
         }
     });
-    let asked = requester.spawn(move || {
-        let mut slowest = Duration::ZERO;
-        for request in 0..ROUND_TRIPS {
-            let start = Instant::now();
-            requests.send(request).unwrap();
-            let reply = replies.recv_timeout(Duration::from_secs(2));
-            assert_eq!(reply, Ok(request * 2), "round trip {request}");
-            slowest = slowest.max(start.elapsed());
-        }
-        slowest
-    });
+    let asked =
+        requester.spawn(move || util::slowest_of_round_trips(ROUND_TRIPS, &requests, &replies));
     let slowest = asked.join().unwrap();
     served.join().unwrap();
     assert!(

@@ -113,7 +113,7 @@ impl Handle {
         let here = try_with_hub(|hub| {
             let mine = Arc::ptr_eq(&hub.remote, &self.remote);
             if !mine {
-                hub.woke_other_hub.set(true);
+                hub.woke_another_thread.set(true);
             }
             mine
         }) == Some(true);

@@ -96,8 +96,9 @@ const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 
 /// How long an idle hub watches for a wake-up from another thread before it
 /// sleeps in its poller, when one is likely: a task here woke a task of
-/// another hub since this hub was last idle (a request went out, and an
-/// [`ExternalWaker`] of this hub is out for the reply). Caught awake, a
+/// another hub, or a plain thread, or handed a pool thread work, since this
+/// hub was last idle (a request went out, and an [`ExternalWaker`] of this
+/// hub is out for the reply). Caught awake, a
 /// wake-up costs the other thread no system call and this one no sleep: a
 /// sleeping virtual CPU here took 4 to 100 µs to wake, and a hub-to-hub
 /// round trip went from ~70 µs to ~3 µs. A reply that takes longer costs
@@ -137,9 +138,10 @@ pub(crate) struct Hub {
     /// [`ExternalWaker`]s handed out and not yet received back: work on other
     /// threads that will wake a task here.
     external_pending: Cell<usize>,
-    /// A task here has woken a task of another hub since this hub last went
-    /// idle: a reply may come soon (see [`SPIN_FOR_REMOTE`]).
-    woke_other_hub: Cell<bool>,
+    /// A task here has woken another thread (a task of another hub, a
+    /// plain thread) or handed it work since this hub last went idle: a
+    /// reply may come soon (see [`SPIN_FOR_REMOTE`]).
+    woke_another_thread: Cell<bool>,
     /// The loop is running (on the root's stack); a second root wait would nest it.
     looping: Cell<bool>,
     /// The root context, waiting in [`Hub::run_until_idle`].
@@ -407,7 +409,7 @@ impl ExternalWaker {
                     hub.wake(waker);
                 }
             } else {
-                hub.woke_other_hub.set(true);
+                hub.woke_another_thread.set(true);
             }
             mine
         });
@@ -555,7 +557,7 @@ impl Hub {
             idle_waiter: Cell::new(None),
             idle_stuck: Cell::new(false),
             external_pending: Cell::new(0),
-            woke_other_hub: Cell::new(false),
+            woke_another_thread: Cell::new(false),
             looping: Cell::new(false),
             serial: {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -936,23 +938,16 @@ impl Hub {
                 }
                 self.deadlock();
             }
-            // Only after waking another hub: a reply is then likely. A hub
+            // Only after waking another thread: a reply is then likely. A hub
             // that only takes from others (a consumer of a stream of items)
             // does better asleep, as items gather meanwhile.
-            if self.woke_other_hub.take()
+            if self.woke_another_thread.take()
                 && self.external_pending.get() > 0
                 && self.spin_for_remote(deadline)
             {
                 // Caught awake: take it without a system call. IO waits
                 // for the next check (by count or by tick, as when busy).
-                if self
-                    .remote
-                    .state
-                    .swap(AWAKE, std::sync::atomic::Ordering::AcqRel)
-                    == NOTIFIED
-                {
-                    self.receive_remote_wakeups();
-                }
+                self.take_remote();
                 return;
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -1079,13 +1074,24 @@ impl Hub {
         }
         // The waker's own events need nothing more: the state says whether
         // there is anything to take.
-        if self.remote.state.swap(AWAKE, AcqRel) == NOTIFIED {
-            self.receive_remote_wakeups();
-        }
+        self.take_remote();
         self.each_driver(|driver| driver.on_events(self, &events));
     }
 
     // ---- IO and other threads ----------------------------------------------
+
+    /// Marks the hub awake, and takes what other threads have left if they
+    /// notified it since it last looked (see [`Remote::state`]).
+    fn take_remote(&self) {
+        if self
+            .remote
+            .state
+            .swap(AWAKE, std::sync::atomic::Ordering::AcqRel)
+            == NOTIFIED
+        {
+            self.receive_remote_wakeups();
+        }
+    }
 
     fn receive_remote_wakeups(&self) {
         let wakers = std::mem::take(
@@ -1327,7 +1333,7 @@ fn park_greenlet(current: &CurrentGreenlet<'_>, what: WaitOn) {
 /// hub) or handed one work: a reply may come soon, as after waking another
 /// hub (see [`SPIN_FOR_REMOTE`]).
 pub(crate) fn note_woke_another_thread() {
-    try_with_hub(|hub| hub.woke_other_hub.set(true));
+    try_with_hub(|hub| hub.woke_another_thread.set(true));
 }
 
 /// Whether a greenlet (not the root context) is running on this thread.

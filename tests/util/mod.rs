@@ -277,3 +277,23 @@ pub mod child {
         Some(out)
     }
 }
+
+/// `count` round trips from this greenlet: `request` sends `i`, and the
+/// reply from `replies` (within 2 s) must be `i * 2`. Returns the slowest
+/// round trip; a lost wake-up shows as one of 2 s (the reply waits out the
+/// timeout).
+pub fn slowest_of_round_trips(
+    count: u64,
+    requests: &greenlet::channel::Sender<u64>,
+    replies: &greenlet::channel::Receiver<u64>,
+) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for request in 0..count {
+        let start = Instant::now();
+        requests.send(request).unwrap();
+        let reply = replies.recv_timeout(Duration::from_secs(2));
+        assert_eq!(reply, Ok(request * 2), "round trip {request}");
+        slowest = slowest.max(start.elapsed());
+    }
+    slowest
+}
