@@ -24,6 +24,10 @@
 //!   thread's hub; against `crossbeam_two_threads`: crossbeam-channel between
 //!   two plain threads; target: greenlet ≤ crossbeam. Both with the same
 //!   channel kind: `bounded_1024` and `unbounded`.
+//! - `channel_fan_in`: the same 10 million items shared by four producer
+//!   threads (every fourth item each), so that the senders contend: greenlet
+//!   (a hub's greenlet receives) against crossbeam-channel (a plain thread
+//!   receives). No target; it shows what the senders' contention costs.
 //!
 //! - `spawn_blocking`: a short job on a pool thread and back, from a
 //!   greenlet (`greenlet::threadpool`) and from a tokio task
@@ -222,75 +226,99 @@ const SUM: u64 = ITEMS * (ITEMS - 1) / 2;
 /// Channel capacity of the bounded rows (`None`: unbounded).
 const KINDS: [(&str, Option<usize>); 2] = [("bounded_1024", Some(1024)), ("unbounded", None)];
 
-/// Times one batch: `producer` and `consumer` each on a new OS thread, from
-/// when both are ready (a barrier) until both have ended. The consumer
+/// Producer threads per batch in the fan-in rows.
+const FAN_IN: u64 = 4;
+
+/// The items producer `p` of `producers` sends: every `producers`-th, so
+/// that all of them together send `0..ITEMS` once.
+fn share(p: u64, producers: u64) -> impl Iterator<Item = u64> {
+    (p..ITEMS).step_by(producers as usize)
+}
+
+/// Times one batch: each of `producers` and `consumer` on a new OS thread,
+/// from when all are ready (a barrier) until all have ended. The consumer
 /// returns the sum of what it received, checked.
 fn time_batch(
-    producer: impl FnOnce() + Send + 'static,
+    producers: Vec<Box<dyn FnOnce() + Send>>,
     consumer: impl FnOnce(Arc<Barrier>) -> u64 + Send + 'static,
 ) -> Duration {
-    let ready = Arc::new(Barrier::new(3));
+    let ready = Arc::new(Barrier::new(producers.len() + 2));
     let consumer = {
         let ready = ready.clone();
         thread::spawn(move || consumer(ready))
     };
-    let producer = {
-        let ready = ready.clone();
-        thread::spawn(move || {
-            ready.wait();
-            producer();
+    let producers: Vec<_> = producers
+        .into_iter()
+        .map(|producer| {
+            let ready = ready.clone();
+            thread::spawn(move || {
+                ready.wait();
+                producer();
+            })
         })
-    };
+        .collect();
     ready.wait();
     let start = Instant::now();
-    producer.join().unwrap();
+    for producer in producers {
+        producer.join().unwrap();
+    }
     let sum = consumer.join().unwrap();
     let elapsed = start.elapsed();
     assert_eq!(sum, SUM);
     elapsed
 }
 
-/// `ITEMS` from a plain thread to a greenlet on another thread's hub.
-fn greenlet_batch(cap: Option<usize>) -> Duration {
+/// `ITEMS` from `producers` plain threads to a greenlet on another
+/// thread's hub.
+fn greenlet_batch(cap: Option<usize>, producers: u64) -> Duration {
     let (tx, rx) = match cap {
         Some(cap) => channel::bounded(cap),
         None => channel::unbounded(),
     };
-    time_batch(
-        move || {
-            for i in 0..ITEMS {
-                tx.send(i).unwrap();
-            }
-        },
-        move |ready| {
-            // The hub is made by this first spawn, before the barrier.
-            greenlet::spawn(move || {
-                ready.wait();
-                rx.iter().fold(0u64, u64::wrapping_add)
-            })
-            .join()
-            .unwrap()
-        },
-    )
+    let producers: Vec<Box<dyn FnOnce() + Send>> = (0..producers)
+        .map(|p| {
+            let tx = tx.clone();
+            Box::new(move || {
+                for i in share(p, producers) {
+                    tx.send(i).unwrap();
+                }
+            }) as Box<dyn FnOnce() + Send>
+        })
+        .collect();
+    drop(tx); // the producers' clones are the senders: the consumer ends with them
+    time_batch(producers, move |ready| {
+        // The hub is made by this first spawn, before the barrier.
+        greenlet::spawn(move || {
+            ready.wait();
+            rx.iter().fold(0u64, u64::wrapping_add)
+        })
+        .join()
+        .unwrap()
+    })
 }
 
-/// `ITEMS` between two plain threads over crossbeam-channel.
-fn crossbeam_batch(cap: Option<usize>) -> Duration {
+/// `ITEMS` from `producers` plain threads to one more over
+/// crossbeam-channel.
+fn crossbeam_batch(cap: Option<usize>, producers: u64) -> Duration {
     let (tx, rx) = match cap {
         Some(cap) => crossbeam_channel::bounded(cap),
         None => crossbeam_channel::unbounded(),
     };
-    time_batch(
-        move || {
-            for i in 0..ITEMS {
-                tx.send(i).unwrap();
-            }
-        },
-        move |ready| {
-            ready.wait();
-            rx.iter().fold(0u64, u64::wrapping_add)
-        },
-    )
+    let producers: Vec<Box<dyn FnOnce() + Send>> = (0..producers)
+        .map(|p| {
+            let tx = tx.clone();
+            Box::new(move || {
+                for i in share(p, producers) {
+                    tx.send(i).unwrap();
+                }
+            }) as Box<dyn FnOnce() + Send>
+        })
+        .collect();
+    drop(tx); // the producers' clones are the senders: the consumer ends with them
+    time_batch(producers, move |ready| {
+        ready.wait();
+        rx.iter().fold(0u64, u64::wrapping_add)
+    })
 }
 
 /// One iteration is one batch of `ITEMS`, on threads made for it; a sample
@@ -304,12 +332,35 @@ fn channel_throughput(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("greenlet_producer_thread_to_hub", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap)).sum()),
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, 1)).sum()),
         );
         group.bench_with_input(
             BenchmarkId::new("crossbeam_two_threads", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap)).sum()),
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, 1)).sum()),
+        );
+    }
+    group.finish();
+}
+
+/// `channel_throughput` with [`FAN_IN`] producer threads sharing the
+/// `ITEMS`: the senders contend for the channel (for the unbounded one,
+/// for the lock of its senders' half).
+fn channel_fan_in(c: &mut Criterion) {
+    let mut group = c.benchmark_group("channel_fan_in");
+    group.throughput(Throughput::Elements(ITEMS));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    for (kind, cap) in KINDS {
+        group.bench_with_input(
+            BenchmarkId::new("greenlet_4_producer_threads_to_hub", kind),
+            &cap,
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, FAN_IN)).sum()),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("crossbeam_4_producer_threads", kind),
+            &cap,
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, FAN_IN)).sum()),
         );
     }
     group.finish();
@@ -360,6 +411,7 @@ criterion_group!(
     benches,
     channel_ping_pong,
     channel_throughput,
+    channel_fan_in,
     spawn_blocking
 );
 criterion_main!(benches);
