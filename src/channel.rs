@@ -457,6 +457,11 @@ enum Items<T> {
 /// locked add after each push to see a waiting receiver: 1.1–1.2× the
 /// time of crossbeam-channel for 10 million items from a thread to a hub.)
 /// No user code runs under either lock, and no lock is held across a switch.
+/// The price of the locks: a thread that takes one while another holds it
+/// waits (a hub's thread too, with all its greenlets) — for an append, a
+/// swap, or a buffer's growth (a copy of the backlog; amortized), or longer
+/// if the holder is preempted in that moment. A receiver takes `back` once
+/// a batch, and a sender only for its own append.
 ///
 /// The receivers' waiting count is read under `back`'s lock ([`push`]);
 /// a receiver about to park counts itself, then looks at both halves under
