@@ -255,6 +255,12 @@ thread_local! {
 /// wake-up before it parks, yielding between looks.
 const WATCH: Duration = Duration::from_micros(20);
 
+/// [`Queue::room_soon`]'s looks: the first `ROOM_SPINS + 1` after spinning
+/// 1, 2, 4, … times, the rest (to `ROOM_YIELDS`) after yielding the
+/// processor (crossbeam-utils' `Backoff` has the same steps).
+const ROOM_SPINS: u32 = 6;
+const ROOM_YIELDS: u32 = 10;
+
 /// The waking half of [`Wake`], kept by the blocked call.
 enum Blocker {
     Thread,
@@ -709,6 +715,9 @@ impl<T> Queue<T> {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(SendTimeoutError::Timeout(item));
             }
+            if self.room_soon() {
+                continue;
+            }
             // The item stays with its sender while it waits: a killed
             // sender sent nothing.
             self.wait(Side::Send, deadline, "channel::Sender::send", || {
@@ -731,6 +740,33 @@ impl<T> Queue<T> {
                 !self.is_empty() || self.senders_gone.load(Ordering::Acquire)
             });
         }
+    }
+
+    /// Before a plain thread's sender sleeps for room: looks again a few
+    /// times, spinning and then yielding the processor between looks, as
+    /// crossbeam-channel's senders do. True if room came (or every receiver
+    /// went). A greenlet's sender does not look: its hub has others to run.
+    ///
+    /// Without it, senders on several threads feeding one bounded channel
+    /// slept and were woken once every ~140 items (10 million items, four
+    /// threads: 91,000 futex calls against crossbeam's 139).
+    fn room_soon(&self) -> bool {
+        if try_with_hub(|_| ()).is_some() {
+            return false;
+        }
+        for step in 0..=ROOM_YIELDS {
+            if step <= ROOM_SPINS {
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+            if !self.is_full() || self.receivers_gone.load(Ordering::Acquire) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Counts the caller among `side`'s waiters, then parks it unless
