@@ -268,6 +268,25 @@ fn time_batch(
     elapsed
 }
 
+/// `producers` closures, each sending its [`share`] of the items through
+/// its clone of `tx` with `send`; `tx` itself is dropped.
+fn senders<S: Clone + Send + 'static>(
+    tx: S,
+    producers: u64,
+    send: fn(&S, u64),
+) -> Vec<Box<dyn FnOnce() + Send>> {
+    (0..producers)
+        .map(|p| {
+            let tx = tx.clone();
+            Box::new(move || {
+                for i in share(p, producers) {
+                    send(&tx, i);
+                }
+            }) as Box<dyn FnOnce() + Send>
+        })
+        .collect()
+}
+
 /// `ITEMS` from `producers` plain threads to a greenlet on another
 /// thread's hub.
 fn greenlet_batch(cap: Option<usize>, producers: u64) -> Duration {
@@ -275,17 +294,8 @@ fn greenlet_batch(cap: Option<usize>, producers: u64) -> Duration {
         Some(cap) => channel::bounded(cap),
         None => channel::unbounded(),
     };
-    let producers: Vec<Box<dyn FnOnce() + Send>> = (0..producers)
-        .map(|p| {
-            let tx = tx.clone();
-            Box::new(move || {
-                for i in share(p, producers) {
-                    tx.send(i).unwrap();
-                }
-            }) as Box<dyn FnOnce() + Send>
-        })
-        .collect();
-    drop(tx); // the producers' clones are the senders: the consumer ends with them
+    // The producers' clones are the senders: the consumer ends with them.
+    let producers = senders(tx, producers, |tx, i| tx.send(i).unwrap());
     time_batch(producers, move |ready| {
         // The hub is made by this first spawn, before the barrier.
         greenlet::spawn(move || {
@@ -304,17 +314,8 @@ fn crossbeam_batch(cap: Option<usize>, producers: u64) -> Duration {
         Some(cap) => crossbeam_channel::bounded(cap),
         None => crossbeam_channel::unbounded(),
     };
-    let producers: Vec<Box<dyn FnOnce() + Send>> = (0..producers)
-        .map(|p| {
-            let tx = tx.clone();
-            Box::new(move || {
-                for i in share(p, producers) {
-                    tx.send(i).unwrap();
-                }
-            }) as Box<dyn FnOnce() + Send>
-        })
-        .collect();
-    drop(tx); // the producers' clones are the senders: the consumer ends with them
+    // The producers' clones are the senders: the consumer ends with them.
+    let producers = senders(tx, producers, |tx, i| tx.send(i).unwrap());
     time_batch(producers, move |ready| {
         ready.wait();
         rx.iter().fold(0u64, u64::wrapping_add)
