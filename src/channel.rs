@@ -20,9 +20,9 @@
 //! - A channel with room (`unbounded`, or `bounded` above 0) keeps its items
 //!   in a queue of their own until they are taken: a call that finds an item
 //!   or room takes no lock of the waiters, and a sender and a receiver on two
-//!   threads do not take turns for every item. A woken receiver takes the next item when it runs;
-//!   a receiver that asks in between may take it first (the woken one then
-//!   waits again). A woken call that is killed or times out wakes the next
+//!   threads do not take turns for every item. A woken receiver takes the
+//!   next item when it runs; a receiver that asks in between may take it
+//!   first (the woken one then waits again). A woken call that is killed or times out wakes the next
 //!   waiter in its place.
 //! - A rendezvous channel (`bounded(0)`) hands each item to a waiting
 //!   receiver, to which it belongs even before it runs. A receiver that is
@@ -419,15 +419,14 @@ impl<T> Inner<T> {
 /// call that pushes an item (or frees room) reads that count after it did
 /// so, and wakes the first waiter if there is one. For the unbounded queue
 /// the read is a plain load under its lock (see [`Unbounded`]); otherwise
-/// both the count and the
-/// read are read-modify-writes of the counter (`AcqRel`; the read adds 0),
-/// so one of the two comes first in the counter's order: if the pusher's
-/// comes first, the waiter's acquires it and sees the item; if the
-/// waiter's does, the pusher sees the count. No wake-up is lost. (A locked
-/// add, cheaper here than the `SeqCst` fence it replaced: 8% of an item's
-/// time through an unbounded channel.) A woken call tries again; a call
-/// that was woken but leaves without trying (killed, timed out) passes the
-/// wake-up on to the next waiter.
+/// both the count and the read are read-modify-writes of the counter
+/// (`AcqRel`; the read adds 0), so one of the two comes first in the
+/// counter's order: if the pusher's comes first, the waiter's acquires it
+/// and sees the item; if the waiter's does, the pusher sees the count. No
+/// wake-up is lost. (A locked add, cheaper than the `SeqCst` fence and load
+/// it replaced.) A woken call tries again; a call that was woken but leaves
+/// without trying (killed, timed out) passes the wake-up on to the next
+/// waiter.
 struct Queue<T> {
     items: Items<T>,
     /// `None`: unbounded.
@@ -535,7 +534,8 @@ impl<T> Unbounded<T> {
         };
         let item = front.pop_front();
         drop(front);
-        drop(spent); // empty: freeing it runs no user code, but needs no lock
+        // Freed out of the locks: it holds no items, but may be large.
+        drop(spent);
         item
     }
 
