@@ -39,6 +39,20 @@ const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// How long [`StreamServer::stop`] lets running connections finish before
 /// it kills them, unless set with [`StreamServer::stop_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use greenlet::server::{DEFAULT_STOP_TIMEOUT, StreamServer};
+///
+/// assert_eq!(DEFAULT_STOP_TIMEOUT, Duration::from_secs(1));
+/// // Twice the default patience for running connections at `stop`:
+/// let server = StreamServer::bind("127.0.0.1:0", |_stream, _peer| {})?
+///     .stop_timeout(DEFAULT_STOP_TIMEOUT * 2);
+/// server.stop();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(1);
 
 type Handler = dyn Fn(TcpStream, SocketAddr);

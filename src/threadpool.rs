@@ -24,6 +24,15 @@ use std::time::{Duration, Instant};
 use crate::hub::{Cancelled, ExternalWait, ExternalWaker, external_signal};
 
 /// How long a pool thread waits for work before it exits.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // An idle pool thread lives this long, then leaves the pool.
+/// assert_eq!(greenlet::threadpool::IDLE_TIMEOUT, Duration::from_secs(10));
+/// ```
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a pool thread that has just finished a job watches for the
@@ -34,6 +43,16 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const WATCH: Duration = Duration::from_micros(20);
 
 /// The cap on the threads of the pool behind [`spawn_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// use greenlet::threadpool::{DEFAULT_MAX_THREADS, ThreadPool};
+///
+/// // A pool of its own, sized as the shared one.
+/// let pool = ThreadPool::new(DEFAULT_MAX_THREADS);
+/// assert_eq!(pool.max_threads(), 64);
+/// ```
 pub const DEFAULT_MAX_THREADS: usize = 64;
 
 /// A job leaves its outcome for the caller and returns the waker that tells
