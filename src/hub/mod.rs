@@ -138,6 +138,9 @@ pub(crate) struct Hub {
     /// [`ExternalWaker`]s handed out and not yet received back: work on other
     /// threads that will wake a task here.
     external_pending: Cell<usize>,
+    /// Spent [`Signal`]s for the next [`external_signal`], at most
+    /// [`SPARE_SIGNALS`].
+    spare_signals: RefCell<Vec<Arc<Signal>>>,
     /// A task here has woken another thread (a task of another hub, a
     /// plain thread) or handed it work since this hub last went idle: a
     /// reply may come soon (see [`SPIN_FOR_REMOTE`]).
@@ -339,18 +342,26 @@ impl Remote {
 /// was set is never waited for) and read without it: the wait asks it
 /// before and after every park, and a lock each time was ~17% of a
 /// hand-off between two greenlets on a channel.
-#[derive(Default)]
+///
+/// A signal both sides have dropped goes back to its hub's spares
+/// ([`Hub::spare_signals`]) for the next wait, so a wait allocates nothing.
 struct Signal {
+    /// The waiting task's hub.
+    remote: Arc<Remote>,
     done: AtomicBool,
     /// The waiting task's waker for its current park.
     waker: Mutex<Option<Waker>>,
 }
 
+/// The most spent signals a hub keeps for reuse: more than the waits one
+/// hub has out at a time in the usual program, few enough not to matter
+/// when a burst of them ends.
+const SPARE_SIGNALS: usize = 64;
+
 /// Signals one waiting task of a hub from any thread, once: by
 /// [`ExternalWaker::wake`] or, if it is dropped unused, by the drop (so a
 /// waiter is never forgotten when the work meant to wake it fails).
 pub(crate) struct ExternalWaker {
-    remote: Arc<Remote>,
     signal: Arc<Signal>,
     sent: bool,
 }
@@ -366,10 +377,16 @@ pub(crate) struct ExternalWait {
 pub(crate) fn external_signal() -> (ExternalWaker, ExternalWait) {
     with_hub(|hub| {
         hub.external_pending.set(hub.external_pending.get() + 1);
-        let signal = Arc::new(Signal::default());
+        let spare = hub.spare_signals.borrow_mut().pop();
+        let signal = spare.unwrap_or_else(|| {
+            Arc::new(Signal {
+                remote: hub.remote.clone(),
+                done: AtomicBool::new(false),
+                waker: Mutex::new(None),
+            })
+        });
         (
             ExternalWaker {
-                remote: hub.remote.clone(),
                 signal: signal.clone(),
                 sent: false,
             },
@@ -401,8 +418,9 @@ impl ExternalWaker {
         // Fired on the waiting hub's own thread (a channel between two
         // greenlets of one hub): wake the task here, with no lock and no
         // system call.
+        let remote = &self.signal.remote;
         let here = try_with_hub(|hub| {
-            let mine = Arc::ptr_eq(&hub.remote, &self.remote);
+            let mine = Arc::ptr_eq(&hub.remote, remote);
             if mine {
                 hub.external_pending.set(hub.external_pending.get() - 1);
                 if let Some(waker) = &waker {
@@ -416,18 +434,42 @@ impl ExternalWaker {
         if here == Some(true) {
             return;
         }
-        self.remote
+        remote
             .wakers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(waker);
-        self.remote.notify();
+        remote.notify();
     }
 }
 
 impl Drop for ExternalWaker {
     fn drop(&mut self) {
         self.send();
+    }
+}
+
+impl Drop for ExternalWait {
+    /// Gives the signal back to the hub's spares once the waker is gone too
+    /// (the usual end: it fired and was dropped before the wait ended).
+    fn drop(&mut self) {
+        // Unique: no other thread holds it or can reach it any more.
+        let Some(signal) = Arc::get_mut(&mut self.signal) else {
+            return;
+        };
+        let Ok(waker) = signal.waker.get_mut() else {
+            return; // poisoned: not worth keeping
+        };
+        *waker = None;
+        *signal.done.get_mut() = false;
+        let signal = Arc::clone(&self.signal);
+        try_with_hub(|hub| {
+            // Only the hub it was made for: its waker wakes that hub.
+            let mut spares = hub.spare_signals.borrow_mut();
+            if Arc::ptr_eq(&hub.remote, &signal.remote) && spares.len() < SPARE_SIGNALS {
+                spares.push(signal);
+            }
+        });
     }
 }
 
@@ -557,6 +599,7 @@ impl Hub {
             idle_waiter: Cell::new(None),
             idle_stuck: Cell::new(false),
             external_pending: Cell::new(0),
+            spare_signals: RefCell::new(Vec::new()),
             woke_another_thread: Cell::new(false),
             looping: Cell::new(false),
             serial: {
@@ -1521,5 +1564,37 @@ struct ResetOnDrop<'a>(&'a Cell<bool>);
 impl Drop for ResetOnDrop<'_> {
     fn drop(&mut self) {
         self.0.set(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_signal_is_reused_and_starts_again_not_done() {
+        let (waker, wait) = external_signal();
+        let first = Arc::as_ptr(&wait.signal);
+        waker.wake();
+        assert!(wait.is_done());
+        drop(wait);
+        let (waker, wait) = external_signal();
+        assert_eq!(Arc::as_ptr(&wait.signal), first, "the spare was not reused");
+        assert!(!wait.is_done(), "a reused signal must not start done");
+        waker.wake();
+        assert!(wait.is_done());
+    }
+
+    #[test]
+    fn a_signal_whose_waker_is_still_held_is_not_reused() {
+        let (waker, wait) = external_signal();
+        let first = Arc::as_ptr(&wait.signal);
+        drop(wait);
+        let (other_waker, other) = external_signal();
+        assert_ne!(Arc::as_ptr(&other.signal), first);
+        // The waker of a wait that is gone still fires harmlessly.
+        waker.wake();
+        other_waker.wake();
+        assert!(other.is_done());
     }
 }
