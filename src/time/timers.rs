@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::hub::{Driver, Hub, Interrupt, TaskRef, Waker, try_with_hub, with_hub};
+use crate::hub::{Driver, Hub, Interrupt, TaskRef, WAKE_BATCH, Waker, try_with_hub, with_hub};
 
 /// Identifies one inserted timer; unique for the life of the queue, so a stale
 /// key never cancels someone else's timer.
@@ -302,14 +302,31 @@ impl Timers {
 impl Driver for Timers {
     fn fire(&self, hub: &Hub, now: Instant) {
         loop {
-            // Taken out of the queue before it runs: waking or interrupting
-            // runs no user code, but dropping the action outside the borrow
-            // keeps it that way.
-            let action = self.with_queue(|queue| queue.pop_expired(now));
-            match action {
-                None => break,
-                Some(TimerAction::Wake(waker)) => hub.wake(&waker),
-                Some(TimerAction::Interrupt(task, interrupt)) => hub.interrupt(&task, interrupt),
+            // Taken out of the queue before they run, a batch at a time (so
+            // that the hub can read the woken tasks ahead, see
+            // `Hub::prepare_wakes`): waking or interrupting runs no user
+            // code, but dropping the actions outside the borrow keeps it that
+            // way.
+            let mut due: [Option<TimerAction>; WAKE_BATCH] = Default::default();
+            let taken = self.with_queue(|queue| {
+                due.iter_mut()
+                    .map_while(|slot| queue.pop_expired(now).map(|action| *slot = Some(action)))
+                    .count()
+            });
+            if taken > 1 {
+                hub.prepare_wakes(due.iter().filter_map(|action| match action {
+                    Some(TimerAction::Wake(waker)) => Some(waker),
+                    _ => None,
+                }));
+            }
+            for action in due.into_iter().take(taken).flatten() {
+                match action {
+                    TimerAction::Wake(waker) => hub.wake(&waker),
+                    TimerAction::Interrupt(task, interrupt) => hub.interrupt(&task, interrupt),
+                }
+            }
+            if taken < WAKE_BATCH {
+                break;
             }
         }
     }
