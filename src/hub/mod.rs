@@ -65,6 +65,7 @@ pub(crate) use task::{
 
 use task::{Raise, Resumed};
 
+use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -127,7 +128,9 @@ pub(crate) struct Hub {
     delayed: RefCell<BTreeMap<(Instant, u64), TaskRef>>,
     next_delayed: Cell<u64>,
     /// What can wake parked tasks besides other tasks: timers, the reactor.
-    drivers: RefCell<Vec<Rc<dyn Driver>>>,
+    /// Each by its type, so that finding one (on every timer armed) makes
+    /// no virtual call.
+    drivers: RefCell<Vec<(TypeId, Rc<dyn Driver>)>>,
     /// Every greenlet that has been spawned and has not finished. The hub owns
     /// them, so a detached greenlet parked on something dropped stays parked
     /// (and shows up in the deadlock message) instead of being unwound by a drop.
@@ -164,8 +167,10 @@ pub(crate) struct Hub {
     until_check: Cell<u32>,
     /// The [`ticker`]'s tick at the last check: a new tick means a check is due.
     last_tick: Cell<u32>,
-    /// When the last check was.
-    last_check: Cell<Instant>,
+    /// When the last check was, plus [`SLOW_CHECKS`]: a turn ending later
+    /// than this was slow. (An instant to compare with, where a duration
+    /// since the check would cost a subtraction each time a timer is armed.)
+    slow_after: Cell<Instant>,
     /// The last tick saw fewer switches than [`CHECK_INTERVAL`]: checks by
     /// count alone would come late.
     slow_turns: Cell<bool>,
@@ -613,7 +618,7 @@ impl Hub {
             },
             until_check: Cell::new(CHECK_INTERVAL),
             last_tick: Cell::new(ticker::now()),
-            last_check: Cell::new(Instant::now()),
+            slow_after: Cell::new(Instant::now() + SLOW_CHECKS),
             slow_turns: Cell::new(false),
             switches_at_tick: Cell::new(0),
             switches: Cell::new(0),
@@ -633,18 +638,19 @@ impl Hub {
 
     /// This hub's driver of type `D`, made and plugged in on first use.
     pub(crate) fn driver<D: Driver + Default>(&self) -> Rc<D> {
+        let wanted = TypeId::of::<D>();
         let found = self
             .drivers
             .borrow()
             .iter()
-            .find(|driver| (&***driver as &dyn std::any::Any).is::<D>())
-            .cloned();
+            .find(|(type_id, _)| *type_id == wanted)
+            .map(|(_, driver)| driver.clone());
         let driver = found.unwrap_or_else(|| {
             let driver: Rc<dyn Driver> = Rc::new(D::default());
-            self.drivers.borrow_mut().push(driver.clone());
+            self.drivers.borrow_mut().push((wanted, driver.clone()));
             driver
         });
-        let any: Rc<dyn std::any::Any> = driver;
+        let any: Rc<dyn Any> = driver;
         any.downcast::<D>()
             .unwrap_or_else(|_| unreachable!("found by its type"))
     }
@@ -661,12 +667,8 @@ impl Hub {
     /// not keep the ticker waking its thread.
     /// `now` is the time if the caller has just read it.
     pub(crate) fn deadline_armed(&self, now: Option<Instant>) {
-        let since_check = || match now {
-            Some(now) => now.saturating_duration_since(self.last_check.get()),
-            None => self.last_check.get().elapsed(),
-        };
         if !self.run_queue.borrow().is_empty()
-            && (self.slow_turns.get() || since_check() >= SLOW_CHECKS)
+            && (self.slow_turns.get() || now.unwrap_or_else(Instant::now) >= self.slow_after.get())
         {
             ticker::want();
         }
@@ -993,7 +995,7 @@ impl Hub {
     /// IO event first.
     fn check_events(&self, block: bool) {
         let now = Instant::now();
-        let since_last = now.saturating_duration_since(self.last_check.replace(now));
+        let slow_turn = now >= self.slow_after.replace(now + SLOW_CHECKS);
         self.fire(now);
         let idle = block && self.run_queue.borrow().is_empty();
         if idle {
@@ -1023,7 +1025,7 @@ impl Hub {
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             self.poll_io(timeout);
             let now = Instant::now();
-            self.last_check.set(now); // waiting idle is not a slow turn
+            self.slow_after.set(now + SLOW_CHECKS); // waiting idle is not a slow turn
             self.fire(now);
         } else {
             let io = self.wants_poll();
@@ -1032,7 +1034,7 @@ impl Hub {
             // Fast turns reach the next check by count soon enough, and a
             // ticker waking the thread a thousand times a second would only
             // cost them (it shares their core when the process is pinned).
-            let slow = self.slow_turns.get() || since_last >= SLOW_CHECKS;
+            let slow = self.slow_turns.get() || slow_turn;
             if slow && (io || self.next_deadline().is_some()) {
                 ticker::want();
             }
@@ -1047,7 +1049,7 @@ impl Hub {
     fn each_driver(&self, mut f: impl FnMut(&dyn Driver)) {
         let mut index = 0;
         loop {
-            let driver = self.drivers.borrow().get(index).cloned();
+            let driver = self.drivers.borrow().get(index).map(|(_, d)| d.clone());
             let Some(driver) = driver else { break };
             f(&*driver);
             index += 1;
@@ -1068,14 +1070,14 @@ impl Hub {
         self.drivers
             .borrow()
             .iter()
-            .filter_map(|driver| driver.next_deadline())
+            .filter_map(|(_, driver)| driver.next_deadline())
             .chain(delayed)
             .min()
     }
 
     fn wants_poll(&self) -> bool {
         self.external_pending.get() > 0
-            || self.drivers.borrow().iter().any(|d| d.wants_poll())
+            || self.drivers.borrow().iter().any(|(_, d)| d.wants_poll())
             || self.remote.may_bring_work()
     }
 
@@ -1326,7 +1328,7 @@ impl Hub {
     fn can_wake(&self) -> bool {
         !self.delayed.borrow().is_empty()
             || self.external_pending.get() > 0
-            || self.drivers.borrow().iter().any(|d| d.can_wake())
+            || self.drivers.borrow().iter().any(|(_, d)| d.can_wake())
             || self.remote.may_bring_work()
     }
 
