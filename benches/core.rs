@@ -10,7 +10,9 @@
 //! - `handoff`: a `Queue` hand-off against the `yield_now` switch of the
 //!   same group (target: ≤ 2× a switch);
 //! - `switch_vs_runnable`: one switch with N tasks runnable, greenlet and
-//!   tokio `current_thread`, N from 2 to 30,000;
+//!   tokio `current_thread`, N from 2 to 30,000; and greenlets pinned to
+//!   private or to shared stacks (`greenlet_private`, `greenlet_shared`) at
+//!   2, 1,000 and 10,000;
 //! - `sleepers`: many tasks sleeping 1–10 ms, total wall time, with OS
 //!   threads and tokio beside greenlets; then resident memory per parked task
 //!   (printed lines, not criterion figures).
@@ -35,6 +37,7 @@ mod common;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 use criterion::{BenchmarkId, Criterion, criterion_group};
+use greenlet::StackKind;
 
 /// A tokio runtime as `#[tokio::main(flavor = "current_thread")]` makes it.
 fn tokio_current_thread() -> tokio::runtime::Runtime {
@@ -123,6 +126,10 @@ fn handoff(c: &mut Criterion) {
 /// greenlets cannot all be alive at once.
 const RUNNABLE: [usize; 5] = [2, 100, 1_000, 10_000, 29_000];
 
+/// The counts at which `switch_vs_runnable` also pins every greenlet to one
+/// kind of stack.
+const PINNED_RUNNABLE: [usize; 3] = [2, 1_000, 10_000];
+
 /// Fewest switches timed in one sample of `switch_vs_runnable`, so that the
 /// untimed set-up (spawning N tasks, mapping N stacks) is paid for enough work.
 const MIN_SWITCHES: u64 = 600_000;
@@ -147,12 +154,24 @@ fn switch_vs_runnable(c: &mut Criterion) {
     group.sample_size(10);
     for n in RUNNABLE {
         group.bench_with_input(BenchmarkId::new("greenlet", n), &n, |b, &n| {
-            b.iter_custom(|iters| greenlets_in_turn(n, iters))
+            b.iter_custom(|iters| greenlets_in_turn(n, None, iters))
         });
         group.bench_with_input(BenchmarkId::new("tokio_current_thread", n), &n, |b, &n| {
             let runtime = tokio_current_thread();
             b.iter_custom(|iters| tokio_tasks_in_turn(&runtime, n, iters))
         });
+    }
+    // The hub's choice above mixes the kinds (private stacks for the first
+    // 256 greenlets, then shared): each kind alone, at a few counts.
+    for n in PINNED_RUNNABLE {
+        for (name, kind) in [
+            ("greenlet_private", StackKind::Private),
+            ("greenlet_shared", StackKind::Shared),
+        ] {
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
+                b.iter_custom(|iters| greenlets_in_turn(n, Some(kind), iters))
+            });
+        }
     }
     group.finish();
 }
@@ -178,10 +197,13 @@ struct Turns {
     end: Cell<Option<(Instant, u64)>>,
 }
 
-fn greenlets_in_turn(n: usize, iters: u64) -> Duration {
+fn greenlets_in_turn(n: usize, kind: Option<StackKind>, iters: u64) -> Duration {
     let rounds = rounds_for(n, iters);
     let turns = Rc::new(Turns::default());
-    let builder = greenlet::Builder::new().stack_size(SMALL_STACK);
+    let mut builder = greenlet::Builder::new().stack_size(SMALL_STACK);
+    if let Some(kind) = kind {
+        builder = builder.stack_kind(kind);
+    }
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let turns = turns.clone();
