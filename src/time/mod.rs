@@ -53,11 +53,11 @@ pub fn sleep(duration: Duration) {
     // so only a wake-up that finds it still armed reads the clock.
     let mut now = Some(now);
     loop {
-        let timer = CancelTimer(timers::add(
+        let timer = CancelTimer(Some(timers::add(
             deadline,
             now.take(),
             TimerAction::Wake(current_waker()),
-        ));
+        )));
         park(WaitOn::Sleep);
         if !timer.cancel() || Instant::now() >= deadline {
             break;
@@ -72,27 +72,27 @@ pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
 }
 
 /// Cancels a timer when dropped, however the wait it bounds ends (a no-op
-/// if it has fired).
-pub(crate) struct CancelTimer(pub(crate) timers::TimerKey);
+/// if it has fired). `None` only once [`CancelTimer::cancel`] has taken it.
+pub(crate) struct CancelTimer(Option<timers::Armed>);
 
 impl CancelTimer {
     /// A timer that fires `waker` at `deadline`: the deadline of a timed wait.
     pub(crate) fn wake_at(deadline: Instant, waker: Waker) -> CancelTimer {
-        CancelTimer(timers::add(deadline, None, TimerAction::Wake(waker)))
+        CancelTimer(Some(timers::add(deadline, None, TimerAction::Wake(waker))))
     }
 
     /// Cancels the timer now; returns whether it was still armed (`false`
     /// once it has fired).
-    fn cancel(self) -> bool {
-        let key = self.0;
-        std::mem::forget(self);
-        timers::cancel(key)
+    fn cancel(mut self) -> bool {
+        self.0.take().is_some_and(|timer| timer.cancel())
     }
 }
 
 impl Drop for CancelTimer {
     fn drop(&mut self) {
-        timers::cancel(self.0);
+        if let Some(timer) = self.0.take() {
+            timer.cancel();
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::timers::{self, TimerAction, TimerKey};
+use super::timers::{self, Armed, TimerAction};
 use crate::hub::{Interrupt, Interrupted, TaskRef, TimeoutScope, with_hub};
 
 /// The error of a [`with_timeout`] whose time ran out.
@@ -114,14 +114,14 @@ pub fn with_timeout<T>(timeout: Duration, f: impl FnOnce() -> T) -> Result<T, El
 struct TimeoutGuard {
     scope: TimeoutScope,
     task: TaskRef,
-    timer: TimerKey,
+    timer: Armed,
 }
 
 impl TimeoutGuard {
     /// Cancels the timer, and forgets a timeout that fired while the task was
     /// runnable but that it never reached a switch point to raise.
     fn end(&self) {
-        timers::cancel(self.timer);
+        self.timer.cancel();
         self.task
             .header()
             .interruption

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::hub::{Driver, Hub, Interrupt, TaskRef, WAKE_BATCH, Waker, try_with_hub, with_hub};
+use crate::hub::{Driver, Hub, Interrupt, TaskRef, WAKE_BATCH, Waker, with_hub};
 
 /// Identifies one inserted timer; unique for the life of the queue, so a stale
 /// key never cancels someone else's timer.
@@ -345,27 +345,38 @@ impl Driver for Timers {
     }
 }
 
+/// An armed timer: its key, and the queue it is in, so that cancelling it
+/// reaches that queue with no lookup, and never another hub's (a thread may
+/// get a second hub while it exits).
+pub(crate) struct Armed {
+    key: TimerKey,
+    timers: Rc<Timers>,
+}
+
+impl Armed {
+    /// Cancels the timer if it has not fired, dropping its action outside
+    /// the borrow. Returns whether it was still armed (`false`: it fired, or
+    /// was cancelled, or its hub has shut down). Not inlined (see [`add`]).
+    #[inline(never)]
+    pub(crate) fn cancel(&self) -> bool {
+        let action = self.timers.with_queue(|queue| queue.cancel(self.key));
+        action.is_some()
+    }
+}
+
 /// Arms a timer on this thread's hub. `now` is the time if the caller has
 /// just read it (to compute the deadline), which spares the hub reading it
 /// again. Not inlined: its callers park right after, and what is inlined
 /// into a parking frame is saved with a shared-stack greenlet while it is
 /// switched out.
 #[inline(never)]
-pub(crate) fn add(deadline: Instant, now: Option<Instant>, action: TimerAction) -> TimerKey {
+pub(crate) fn add(deadline: Instant, now: Option<Instant>, action: TimerAction) -> Armed {
     with_hub(|hub| {
         hub.deadline_armed(now);
-        Timers::of(hub).with_queue(|queue| queue.insert(deadline, action))
+        let timers = Timers::of(hub);
+        let key = timers.with_queue(|queue| queue.insert(deadline, action));
+        Armed { key, timers }
     })
-}
-
-/// Cancels a timer that has not fired, dropping its action outside the
-/// borrow; nothing to do once the thread's hub is gone. Returns whether it
-/// was still armed (`false`: it fired, or was cancelled, or the hub is
-/// gone). Not inlined (see [`add`]).
-#[inline(never)]
-pub(crate) fn cancel(key: TimerKey) -> bool {
-    let action = try_with_hub(|hub| Timers::of(hub).with_queue(|queue| queue.cancel(key)));
-    action.flatten().is_some()
 }
 
 #[cfg(test)]
