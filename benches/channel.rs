@@ -24,6 +24,10 @@
 //!   thread's hub; against `crossbeam_two_threads`: crossbeam-channel between
 //!   two plain threads; target: greenlet ≤ crossbeam. Both with the same
 //!   channel kind: `bounded_1024` and `unbounded`.
+//! - `channel_throughput_working_producer`: the same, with a producer that
+//!   does [`WORK`] multiply-adds (a few nanoseconds) before each send, so
+//!   that it is no longer faster than the consumer. No target; it shows
+//!   whether a receiver that keeps up with its sender slows the sender down.
 //! - `channel_fan_in`: the same 10 million items shared by four producer
 //!   threads (every fourth item each), so that the senders contend: greenlet
 //!   (a hub's greenlet receives) against crossbeam-channel (a plain thread
@@ -229,6 +233,23 @@ const KINDS: [(&str, Option<usize>); 2] = [("bounded_1024", Some(1024)), ("unbou
 /// Producer threads per batch in the fan-in rows.
 const FAN_IN: u64 = 4;
 
+/// Multiply-adds a producer of `channel_throughput_working_producer` does
+/// before each send.
+const WORK: u32 = 16;
+
+/// Item `i`, after `work` multiply-adds of the producer's own.
+fn produce(i: u64, work: u32) -> u64 {
+    if work == 0 {
+        return i;
+    }
+    let mut x = i;
+    for _ in 0..work {
+        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    black_box(x);
+    i
+}
+
 /// The items producer `p` of `producers` sends: every `producers`-th, so
 /// that all of them together send `0..ITEMS` once.
 fn share(p: u64, producers: u64) -> impl Iterator<Item = u64> {
@@ -269,10 +290,12 @@ fn time_batch(
 }
 
 /// `producers` closures, each sending its [`share`] of the items through
-/// its clone of `tx` with `send`; `tx` itself is dropped.
+/// its clone of `tx` with `send`, each item after `work` multiply-adds
+/// ([`produce`]); `tx` itself is dropped.
 fn senders<S: Clone + Send + 'static>(
     tx: S,
     producers: u64,
+    work: u32,
     send: fn(&S, u64),
 ) -> Vec<Box<dyn FnOnce() + Send>> {
     (0..producers)
@@ -280,7 +303,7 @@ fn senders<S: Clone + Send + 'static>(
             let tx = tx.clone();
             Box::new(move || {
                 for i in share(p, producers) {
-                    send(&tx, i);
+                    send(&tx, produce(i, work));
                 }
             }) as Box<dyn FnOnce() + Send>
         })
@@ -288,14 +311,14 @@ fn senders<S: Clone + Send + 'static>(
 }
 
 /// `ITEMS` from `producers` plain threads to a greenlet on another
-/// thread's hub.
-fn greenlet_batch(cap: Option<usize>, producers: u64) -> Duration {
+/// thread's hub, each item after `work` multiply-adds.
+fn greenlet_batch(cap: Option<usize>, producers: u64, work: u32) -> Duration {
     let (tx, rx) = match cap {
         Some(cap) => channel::bounded(cap),
         None => channel::unbounded(),
     };
     // The producers' clones are the senders: the consumer ends with them.
-    let producers = senders(tx, producers, |tx, i| tx.send(i).unwrap());
+    let producers = senders(tx, producers, work, |tx, i| tx.send(i).unwrap());
     time_batch(producers, move |ready| {
         // The hub is made by this first spawn, before the barrier.
         greenlet::spawn(move || {
@@ -308,14 +331,14 @@ fn greenlet_batch(cap: Option<usize>, producers: u64) -> Duration {
 }
 
 /// `ITEMS` from `producers` plain threads to one more over
-/// crossbeam-channel.
-fn crossbeam_batch(cap: Option<usize>, producers: u64) -> Duration {
+/// crossbeam-channel, each item after `work` multiply-adds.
+fn crossbeam_batch(cap: Option<usize>, producers: u64, work: u32) -> Duration {
     let (tx, rx) = match cap {
         Some(cap) => crossbeam_channel::bounded(cap),
         None => crossbeam_channel::unbounded(),
     };
     // The producers' clones are the senders: the consumer ends with them.
-    let producers = senders(tx, producers, |tx, i| tx.send(i).unwrap());
+    let producers = senders(tx, producers, work, |tx, i| tx.send(i).unwrap());
     time_batch(producers, move |ready| {
         ready.wait();
         rx.iter().fold(0u64, u64::wrapping_add)
@@ -325,7 +348,19 @@ fn crossbeam_batch(cap: Option<usize>, producers: u64) -> Duration {
 /// One iteration is one batch of `ITEMS`, on threads made for it; a sample
 /// is a few batches, so flat sampling and 10 samples.
 fn channel_throughput(c: &mut Criterion) {
-    let mut group = c.benchmark_group("channel_throughput");
+    throughput_group(c, "channel_throughput", 0);
+}
+
+/// `channel_throughput` with a producer that works [`WORK`] before each
+/// send.
+fn channel_throughput_working_producer(c: &mut Criterion) {
+    throughput_group(c, "channel_throughput_working_producer", WORK);
+}
+
+/// One producer thread, each item after `work` multiply-adds: greenlet and
+/// crossbeam, both channel kinds.
+fn throughput_group(c: &mut Criterion, name: &str, work: u32) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(ITEMS));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
@@ -333,12 +368,14 @@ fn channel_throughput(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("greenlet_producer_thread_to_hub", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, 1)).sum()),
+            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, 1, work)).sum()),
         );
         group.bench_with_input(
             BenchmarkId::new("crossbeam_two_threads", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, 1)).sum()),
+            |b, &cap| {
+                b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, 1, work)).sum())
+            },
         );
     }
     group.finish();
@@ -356,12 +393,16 @@ fn channel_fan_in(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("greenlet_4_producer_threads_to_hub", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, FAN_IN)).sum()),
+            |b, &cap| {
+                b.iter_custom(|iters| (0..iters).map(|_| greenlet_batch(cap, FAN_IN, 0)).sum())
+            },
         );
         group.bench_with_input(
             BenchmarkId::new("crossbeam_4_producer_threads", kind),
             &cap,
-            |b, &cap| b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, FAN_IN)).sum()),
+            |b, &cap| {
+                b.iter_custom(|iters| (0..iters).map(|_| crossbeam_batch(cap, FAN_IN, 0)).sum())
+            },
         );
     }
     group.finish();
@@ -412,6 +453,7 @@ criterion_group!(
     benches,
     channel_ping_pong,
     channel_throughput,
+    channel_throughput_working_producer,
     channel_fan_in,
     spawn_blocking
 );
