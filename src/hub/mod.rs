@@ -660,6 +660,14 @@ impl Hub {
         f(self.poll.borrow().registry())
     }
 
+    /// Whether no greenlet waits for its turn to run (false while the run
+    /// queue is being changed: the caller cannot tell).
+    pub(crate) fn nothing_runnable(&self) -> bool {
+        self.run_queue
+            .try_borrow()
+            .is_ok_and(|queue| queue.is_empty())
+    }
+
     /// A driver armed a wake-up at a time. If greenlets are runnable and
     /// their turns are slow (the last check was long ago), the hub checks by
     /// elapsed time too (see [`ticker`]); fast turns reach the next check
