@@ -319,7 +319,7 @@ impl Driver for Timers {
                     _ => None,
                 }));
             }
-            for action in due.into_iter().take(taken).flatten() {
+            for action in due.into_iter().flatten() {
                 match action {
                     TimerAction::Wake(waker) => hub.wake(&waker),
                     TimerAction::Interrupt(task, interrupt) => hub.interrupt(&task, interrupt),
